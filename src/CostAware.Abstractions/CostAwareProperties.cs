@@ -1,0 +1,22 @@
+namespace CostAware;
+
+/// <summary>
+/// The keys under which CostAware stores its data in <c>AdditionalProperties</c> of
+/// <see cref="Microsoft.Extensions.AI.ChatOptions"/>, <see cref="Microsoft.Extensions.AI.ChatResponse"/> and
+/// <see cref="Microsoft.Extensions.AI.ChatResponseUpdate"/>. Use the typed extension methods rather than these keys;
+/// they are documented so that code that copies or serialises those dictionaries can recognise them.
+/// </summary>
+public static class CostAwareProperties
+{
+    /// <summary>The key of the <see cref="CostScope"/> set on <c>ChatOptions</c>.</summary>
+    public const string Scope = "costaware.scope";
+
+    /// <summary>The key of the <see cref="CostReceipt"/> on a response, a final streaming update, or (between stages) on <c>ChatOptions</c>.</summary>
+    public const string Receipt = "costaware.receipt";
+
+    /// <summary>The key of the batch marker on <c>ChatOptions</c>: the call is billed at batch prices.</summary>
+    public const string Batch = "costaware.batch";
+
+    /// <summary>The prefix shared by every CostAware key; the metering stage removes such keys before the provider sees the options.</summary>
+    public const string Prefix = "costaware.";
+}
