@@ -1,0 +1,39 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace CostAware;
+
+/// <summary>
+/// Options shared by every CostAware stage: where prices come from and what happens to models without one.
+/// Bound from the <c>CostAware</c> configuration section by <c>AddCostAware</c> and validated at start-up.
+/// </summary>
+/// <remarks>
+/// Prices are layered, later layers winning per model: the built-in catalog, then <see cref="LiteLlmPriceFiles"/>,
+/// then <see cref="PriceFiles"/>, then <see cref="Prices"/>. This type is a mutable bag for binding; it is not thread-safe.
+/// </remarks>
+public sealed class CostAwareOptions
+{
+    /// <summary>Gets or sets what happens when a call's model is not in the catalog.</summary>
+    /// <value>The default value is <see cref="CostAware.UnknownModelPolicy.RecordAsUnpriced"/>.</value>
+    [EnumDataType(typeof(UnknownModelPolicy))]
+    public UnknownModelPolicy UnknownModelPolicy { get; set; } = UnknownModelPolicy.RecordAsUnpriced;
+
+    /// <summary>Gets or sets the price used for unknown models under <see cref="UnknownModelPolicy.UseDefaultPrice"/>.</summary>
+    /// <value>The default value is <see langword="null"/>; required with that policy.</value>
+    public ModelPriceOptions? DefaultPrice { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether the catalog that ships in the package is the base layer.</summary>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool IncludeBuiltInPrices { get; set; } = true;
+
+    /// <summary>Gets or sets paths of LiteLLM-format price tables to load (<c>model_prices_and_context_window.json</c>).</summary>
+    /// <value>The default value is empty.</value>
+    public IList<string> LiteLlmPriceFiles { get; set; } = [];
+
+    /// <summary>Gets or sets paths of JSON price files in CostAware's format (see <see cref="PriceCatalogLoader"/>).</summary>
+    /// <value>The default value is empty.</value>
+    public IList<string> PriceFiles { get; set; } = [];
+
+    /// <summary>Gets or sets model prices to add or override, by model id.</summary>
+    /// <value>The default value is empty.</value>
+    public IDictionary<string, ModelPriceOptions> Prices { get; set; } = new Dictionary<string, ModelPriceOptions>(StringComparer.OrdinalIgnoreCase);
+}

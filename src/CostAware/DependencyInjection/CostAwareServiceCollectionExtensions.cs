@@ -1,0 +1,68 @@
+using CostAware;
+using CostAware.Internal;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers CostAware's shared services: price catalog, cost ledger, token estimator, metrics and options.</summary>
+public static class CostAwareServiceCollectionExtensions
+{
+    /// <summary>Registers CostAware's shared services with default options.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <returns><paramref name="services"/>, for chaining.</returns>
+    /// <remarks>
+    /// Registers, each only if not registered already: <see cref="CostAwareOptions"/> (validated at start-up),
+    /// <see cref="IPriceCatalog"/> built from those options, <see cref="ICostLedger"/> as an
+    /// <see cref="InMemoryCostLedger"/>, <see cref="ITokenEstimator"/>, <see cref="TimeProvider.System"/>, and the
+    /// <c>CostAware</c> meter.
+    /// </remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> is <see langword="null"/>.</exception>
+    public static IServiceCollection AddCostAware(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        _ = services.AddOptionsWithValidateOnStart<CostAwareOptions>();
+        return AddCore(services);
+    }
+
+    /// <summary>Registers CostAware's shared services with options bound from configuration (usually the <c>CostAware</c> section).</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="section">The configuration section; unknown keys fail validation at start-up.</param>
+    /// <returns><paramref name="services"/>, for chaining.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    public static IServiceCollection AddCostAware(this IServiceCollection services, IConfigurationSection section)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(section);
+        _ = services.AddOptionsWithValidateOnStart<CostAwareOptions>()
+            .Bind(section, static o => o.ErrorOnUnknownConfiguration = true);
+        return AddCore(services);
+    }
+
+    /// <summary>Registers CostAware's shared services with options set in code.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets the options.</param>
+    /// <returns><paramref name="services"/>, for chaining.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    public static IServiceCollection AddCostAware(this IServiceCollection services, Action<CostAwareOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        _ = services.AddOptionsWithValidateOnStart<CostAwareOptions>().Configure(configure);
+        return AddCore(services);
+    }
+
+    private static IServiceCollection AddCore(IServiceCollection services)
+    {
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CostAwareOptions>, CostAwareOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CostAwareOptions>, CostAwareOptionsCatalogValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IPriceCatalog>(static sp => PriceCatalogFactory.Create(sp.GetRequiredService<IOptions<CostAwareOptions>>().Value));
+        services.TryAddSingleton<ICostLedger, InMemoryCostLedger>();
+        services.TryAddSingleton<ITokenEstimator>(TiktokenTokenEstimator.Default);
+        _ = services.AddMetrics();
+        services.TryAddSingleton(static sp => new CostAwareMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        return services;
+    }
+}

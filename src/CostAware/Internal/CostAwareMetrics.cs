@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace CostAware.Internal;
+
+internal sealed class CostAwareMetrics : IDisposable
+{
+    private readonly Meter _meter;
+    private readonly Counter<long> _tokens;
+    private readonly Counter<double> _cost;
+    private readonly Counter<long> _calls;
+
+    public CostAwareMetrics(IMeterFactory? meterFactory)
+    {
+        _meter = meterFactory?.Create(CostAwareTelemetry.Name) ?? new Meter(CostAwareTelemetry.Name);
+        _tokens = _meter.CreateCounter<long>("costaware.tokens", "{token}", "Tokens used by real provider calls, by class (classes are subsets of input and output).");
+        _cost = _meter.CreateCounter<double>("costaware.cost", "{USD}", "Money spent on real provider calls, in US dollars.");
+        _calls = _meter.CreateCounter<long>("costaware.calls", "{call}", "Metered calls and cache hits.");
+    }
+
+    // Used when a stage is built without DI.
+    public static CostAwareMetrics Shared { get; } = new(meterFactory: null);
+
+    public bool Enabled => _tokens.Enabled || _cost.Enabled || _calls.Enabled;
+
+    public void Record(CostReceiptEntry entry, CostScope scope, bool includeScope)
+    {
+        TagList tags = default;
+        tags.Add("gen_ai.provider.name", entry.Provider);
+        tags.Add("gen_ai.response.model", entry.ModelId);
+        tags.Add("costaware.entry.kind", CostEntryKindNames.Of(entry.Kind));
+        if (includeScope)
+        {
+            AddIfSet(ref tags, "costaware.scope.tenant", scope.Tenant);
+            AddIfSet(ref tags, "costaware.scope.user", scope.User);
+            AddIfSet(ref tags, "costaware.scope.api_key", scope.ApiKey);
+            AddIfSet(ref tags, "costaware.scope.agent", scope.Agent);
+            AddIfSet(ref tags, "costaware.scope.workflow", scope.Workflow);
+            AddIfSet(ref tags, "costaware.scope.feature", scope.Feature);
+        }
+
+        if (_calls.Enabled)
+        {
+            TagList callTags = tags;
+            callTags.Add("costaware.priced", entry.Cost is null ? BoxedFalse : BoxedTrue);
+            callTags.Add("costaware.estimated", entry.IsEstimated ? BoxedTrue : BoxedFalse);
+            _calls.Add(1, callTags);
+        }
+
+        if (entry.Kind == CostEntryKind.CacheHit)
+        {
+            return;
+        }
+
+        if (_cost.Enabled && entry.Cost is { } cost)
+        {
+            _cost.Add((double)cost.Total, tags);
+        }
+
+        if (_tokens.Enabled)
+        {
+            TokenCounts t = entry.Tokens;
+            AddTokens(t.Input, "input", tags);
+            AddTokens(t.Output, "output", tags);
+            AddTokens(t.CachedInput, "cached_input", tags);
+            AddTokens(t.CacheWrite + t.CacheWrite1h, "cache_write", tags);
+            AddTokens(t.Reasoning, "reasoning", tags);
+        }
+    }
+
+    public void Dispose() => _meter.Dispose();
+
+    private static readonly object BoxedTrue = true;
+    private static readonly object BoxedFalse = false;
+
+    private void AddTokens(long count, string type, TagList tags)
+    {
+        if (count > 0)
+        {
+            tags.Add("gen_ai.token.type", type);
+            _tokens.Add(count, tags);
+        }
+    }
+
+    private static void AddIfSet(ref TagList tags, string name, string? value)
+    {
+        if (value is not null)
+        {
+            tags.Add(name, value);
+        }
+    }
+
+}

@@ -1,0 +1,316 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using CostAware.Internal;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CostAware;
+
+/// <summary>
+/// The innermost CostAware stage: meters every real provider call, prices it from the catalog, and attaches a
+/// <see cref="CostReceipt"/> to the response (and to a final streaming update).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Tokens come from the provider's reported usage. When a provider reports none, input and output are estimated with
+/// the <see cref="ITokenEstimator"/> and the entry is marked <see cref="CostReceiptEntry.IsEstimated"/>.
+/// </para>
+/// <para>
+/// The cost scope comes from <see cref="CostAwareChatOptionsExtensions.WithCostScope"/> and the ambient scope. An outer
+/// CostAware stage may pass its receipt down on the options; then this stage adds to it and leaves recording to that
+/// stage. CostAware's own keys are removed from the options before the provider sees them; the caller's options are
+/// never mutated.
+/// </para>
+/// <para>A stream is metered exactly once, when it ends, fails or is abandoned by its consumer. This type is thread-safe.</para>
+/// </remarks>
+public sealed class TokenMeteringChatClient : DelegatingChatClient
+{
+    private const string StageName = "metering";
+
+    private readonly CallPricer _pricer;
+    private readonly ICostLedger? _ledger;
+    private readonly ITokenEstimator _estimator;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly CostAwareMetrics _metrics;
+    private readonly bool _recordToLedger;
+    private readonly bool _includeScopeInMetrics;
+    private readonly Func<OnMeteredArguments, ValueTask>? _onMetered;
+    private ChatClientMetadata? _metadata;
+
+    /// <summary>Initializes a new instance of the <see cref="TokenMeteringChatClient"/> class.</summary>
+    /// <param name="innerClient">The provider client to meter.</param>
+    /// <param name="priceCatalog">The prices; <see langword="null"/> uses <see cref="PriceCatalog.BuiltIn"/>.</param>
+    /// <param name="ledger">Where receipts are recorded; <see langword="null"/> records nowhere.</param>
+    /// <param name="tokenEstimator">The estimator for calls without reported usage; <see langword="null"/> uses <see cref="TiktokenTokenEstimator.Default"/>.</param>
+    /// <param name="options">The stage's options; <see langword="null"/> uses the defaults.</param>
+    /// <param name="timeProvider">The clock; <see langword="null"/> uses <see cref="TimeProvider.System"/>.</param>
+    /// <param name="loggerFactory">The logger factory; <see langword="null"/> logs nothing.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="innerClient"/> is <see langword="null"/>.</exception>
+    public TokenMeteringChatClient(
+        IChatClient innerClient,
+        IPriceCatalog? priceCatalog = null,
+        ICostLedger? ledger = null,
+        ITokenEstimator? tokenEstimator = null,
+        TokenMeteringOptions? options = null,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null)
+        : this(innerClient, priceCatalog, ledger, tokenEstimator, options, timeProvider, loggerFactory, metrics: null)
+    {
+    }
+
+    internal TokenMeteringChatClient(
+        IChatClient innerClient,
+        IPriceCatalog? priceCatalog,
+        ICostLedger? ledger,
+        ITokenEstimator? tokenEstimator,
+        TokenMeteringOptions? options,
+        TimeProvider? timeProvider,
+        ILoggerFactory? loggerFactory,
+        CostAwareMetrics? metrics)
+        : base(innerClient)
+    {
+        options ??= new TokenMeteringOptions();
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<TokenMeteringChatClient>();
+        _pricer = new CallPricer(priceCatalog ?? PriceCatalog.BuiltIn, _logger);
+        _ledger = ledger;
+        _estimator = tokenEstimator ?? TiktokenTokenEstimator.Default;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _metrics = metrics ?? CostAwareMetrics.Shared;
+        _recordToLedger = options.RecordToLedger;
+        _includeScopeInMetrics = options.IncludeScopeInMetrics;
+        _onMetered = options.OnMetered;
+    }
+
+    /// <inheritdoc />
+    public override async Task<ChatResponse> GetResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        CallContext call = Prepare(options);
+        ChatResponse response = await base.GetResponseAsync(messages, call.Forwarded, cancellationToken);
+
+        string? modelId = response.ModelId ?? call.RequestModel;
+        TokenCounts tokens;
+        bool estimated = false;
+        if (UsageReader.TryRead(response.Usage, out tokens, out bool widened))
+        {
+            if (widened)
+            {
+                Log.UsageWidened(_logger, modelId);
+            }
+        }
+        else
+        {
+            estimated = true;
+            tokens = new TokenCounts
+            {
+                Input = _estimator.EstimateInputTokens(messages, call.Forwarded, modelId),
+                Output = _estimator.CountTokens(response.Text, modelId),
+            };
+            Log.UsageEstimated(_logger, modelId);
+        }
+
+        CostReceiptEntry entry = _pricer.Price(
+            CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, call.Batch, _timeProvider.GetUtcNow(), StageName, mayThrow: true);
+        (response.AdditionalProperties ??= [])[CostAwareProperties.Receipt] = call.Receipt;
+        await CompleteAsync(call, entry, isStreaming: false, cancellationToken);
+        return response;
+    }
+
+    /// <inheritdoc />
+    public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        return StreamAsync(messages, options, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : base.GetService(serviceType, serviceKey);
+    }
+
+    private ChatClientMetadata Metadata => _metadata ??= InnerClient.GetService<ChatClientMetadata>() ?? new ChatClientMetadata();
+
+    private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        CallContext call = Prepare(options);
+        UsageDetails? usage = null;
+        StringBuilder? text = null;
+        string? modelId = null;
+        string? responseId = null;
+        string? conversationId = null;
+        bool started = false;
+
+        IAsyncEnumerator<ChatResponseUpdate> updates = base.GetStreamingResponseAsync(messages, call.Forwarded, cancellationToken)
+            .GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            while (await updates.MoveNextAsync())
+            {
+                ChatResponseUpdate update = updates.Current;
+                started = true;
+                modelId ??= update.ModelId;
+                responseId ??= update.ResponseId;
+                conversationId ??= update.ConversationId;
+                IList<AIContent> contents = update.Contents;
+                for (int i = 0; i < contents.Count; i++)
+                {
+                    switch (contents[i])
+                    {
+                        case UsageContent u:
+                            (usage ??= new UsageDetails()).Add(u.Details);
+                            break;
+                        case TextContent t when t.Text is { Length: > 0 }:
+                            (text ??= new StringBuilder()).Append(t.Text);
+                            break;
+                    }
+                }
+
+                yield return update;
+            }
+        }
+        finally
+        {
+            // Runs on completion, on a provider error, and when the consumer stops early: the tokens produced so far
+            // were paid for either way, so they are metered exactly once.
+            await updates.DisposeAsync();
+            if (started)
+            {
+                await SettleStreamAsync(call, messages, usage, text, modelId ?? call.RequestModel);
+            }
+        }
+
+        yield return new ChatResponseUpdate
+        {
+            Role = ChatRole.Assistant,
+            ModelId = modelId,
+            ResponseId = responseId,
+            ConversationId = conversationId,
+            AdditionalProperties = new() { [CostAwareProperties.Receipt] = call.Receipt },
+        };
+    }
+
+    // A stream that failed before its first update was refused by the provider, like a non-streaming call that
+    // threw, and is not metered; one that produced anything is.
+    private async ValueTask SettleStreamAsync(CallContext call, IEnumerable<ChatMessage> messages, UsageDetails? usage, StringBuilder? text, string? modelId)
+    {
+        TokenCounts tokens;
+        bool estimated = !UsageReader.TryRead(usage, out tokens, out _);
+        if (estimated)
+        {
+            tokens = new TokenCounts
+            {
+                Input = _estimator.EstimateInputTokens(messages, call.Forwarded, modelId),
+                Output = text is null ? 0 : _estimator.CountTokens(text.ToString(), modelId),
+            };
+            Log.UsageEstimated(_logger, modelId);
+        }
+
+        CostReceiptEntry entry = _pricer.Price(
+            CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, call.Batch, _timeProvider.GetUtcNow(), StageName, mayThrow: false);
+        await CompleteAsync(call, entry, isStreaming: true, CancellationToken.None);
+    }
+
+    private CallContext Prepare(ChatOptions? options)
+    {
+        CostReceipt? receipt = null;
+        bool batch = false;
+        ChatOptions? forwarded = options;
+        if (options?.AdditionalProperties is { Count: > 0 } properties)
+        {
+            bool hasOwnKeys = false;
+            foreach (KeyValuePair<string, object?> property in properties)
+            {
+                if (property.Key.StartsWith(CostAwareProperties.Prefix, StringComparison.Ordinal))
+                {
+                    hasOwnKeys = true;
+                    break;
+                }
+            }
+
+            if (hasOwnKeys)
+            {
+                receipt = properties.TryGetValue(CostAwareProperties.Receipt, out object? r) ? r as CostReceipt : null;
+                batch = properties.TryGetValue(CostAwareProperties.Batch, out object? b) && b is true;
+                forwarded = options.Clone();
+                AdditionalPropertiesDictionary copy = new(properties);
+                foreach (KeyValuePair<string, object?> property in properties)
+                {
+                    if (property.Key.StartsWith(CostAwareProperties.Prefix, StringComparison.Ordinal))
+                    {
+                        _ = copy.Remove(property.Key);
+                    }
+                }
+
+                forwarded.AdditionalProperties = copy.Count > 0 ? copy : null;
+            }
+        }
+
+        string? requestModel = options?.ModelId ?? Metadata.DefaultModelId;
+        if (_pricer.Catalog.UnknownModelPolicy == UnknownModelPolicy.Throw && !_pricer.IsPriced(requestModel))
+        {
+            // Refused before the provider is paid: a call that cannot be priced is not made.
+            throw CallPricer.UnknownModel(requestModel);
+        }
+
+        bool owned = receipt is null;
+        if (owned)
+        {
+            DateTimeOffset now = _timeProvider.GetUtcNow();
+            receipt = new CostReceipt(Guid.CreateVersion7(now), options.ResolveCostScope(), now);
+        }
+
+        return new CallContext(forwarded, receipt!, owned, batch, requestModel);
+    }
+
+    private async ValueTask CompleteAsync(CallContext call, CostReceiptEntry entry, bool isStreaming, CancellationToken cancellationToken)
+    {
+        CostReceipt receipt = call.Receipt;
+        receipt.Add(entry);
+
+        if (_metrics.Enabled)
+        {
+            _metrics.Record(entry, receipt.Scope, _includeScopeInMetrics);
+        }
+
+        if (Activity.Current is { IsAllDataRequested: true } activity)
+        {
+            _ = activity.SetTag("costaware.cost", entry.Cost is { } cost ? (double)cost.Total : null);
+            _ = activity.SetTag("costaware.estimated", entry.IsEstimated);
+        }
+
+        if (_onMetered is not null)
+        {
+            try
+            {
+                await _onMetered(new OnMeteredArguments(entry, receipt, isStreaming, cancellationToken));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.CallbackFailed(_logger, receipt.Id, ex);
+            }
+        }
+
+        if (call.Owned && _recordToLedger && _ledger is not null)
+        {
+            try
+            {
+                // The call has been paid for: its record must not be lost to the caller's cancellation.
+                await _ledger.RecordAsync(receipt, CancellationToken.None);
+            }
+            catch (Exception ex)
+            {
+                Log.LedgerFailed(_logger, receipt.Id, receipt.Spent, ex);
+            }
+        }
+    }
+
+    private readonly record struct CallContext(ChatOptions? Forwarded, CostReceipt Receipt, bool Owned, bool Batch, string? RequestModel);
+}

@@ -1,0 +1,135 @@
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using Microsoft.ML.Tokenizers;
+
+namespace CostAware;
+
+/// <summary>
+/// Counts tokens with Microsoft.ML.Tokenizers: <c>o200k_base</c> for GPT-4o, GPT-4.1, GPT-5 and the o-series,
+/// <c>cl100k_base</c> for GPT-4, GPT-3.5 and OpenAI's embedding models, and <c>o200k_base</c> as the documented
+/// approximation for model families whose tokenizer is not public (Claude, Gemini, Grok) or not bundled here
+/// (Mistral, DeepSeek).
+/// </summary>
+/// <remarks>
+/// <para>
+/// A chat request is estimated as OpenAI documents it: every message costs 3 tokens plus its content (plus 1 for a
+/// name), and the reply is primed with 3 more. Tool definitions count their name, description and JSON schema. An
+/// image counts 765 tokens (a 1024×1024 image at high detail); other binary content counts nothing. The provider's
+/// reported usage always replaces these estimates once a call returns. See <c>docs/token-estimation.md</c> for the
+/// measured error of the approximation.
+/// </para>
+/// <para>This type is thread-safe; the tokenizers load once, on first use.</para>
+/// </remarks>
+public sealed class TiktokenTokenEstimator : ITokenEstimator
+{
+    private const int TokensPerMessage = 3;
+    private const int TokensPerName = 1;
+    private const int ReplyPriming = 3;
+    private const int TokensPerImage = 765;
+    private const int TokensPerTool = 8;
+
+    private static readonly Lazy<Tokenizer> O200k = new(static () => TiktokenTokenizer.CreateForEncoding("o200k_base"));
+    private static readonly Lazy<Tokenizer> Cl100k = new(static () => TiktokenTokenizer.CreateForEncoding("cl100k_base"));
+
+    /// <summary>Gets the shared instance.</summary>
+    public static TiktokenTokenEstimator Default { get; } = new();
+
+    /// <summary>Returns the encoding used for a model: <c>o200k_base</c> or <c>cl100k_base</c>.</summary>
+    /// <param name="modelId">The model, or <see langword="null"/>.</param>
+    /// <returns>The encoding's name.</returns>
+    public static string GetEncodingName(string? modelId) => UsesCl100k(modelId) ? "cl100k_base" : "o200k_base";
+
+    /// <inheritdoc />
+    public int CountTokens(ReadOnlySpan<char> text, string? modelId) =>
+        text.IsEmpty ? 0 : TokenizerFor(modelId).CountTokens(text);
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentNullException"><paramref name="messages"/> is <see langword="null"/>.</exception>
+    public int EstimateInputTokens(IEnumerable<ChatMessage> messages, ChatOptions? options, string? modelId)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        Tokenizer tokenizer = TokenizerFor(modelId);
+        int total = ReplyPriming;
+        if (options?.Instructions is { Length: > 0 } instructions)
+        {
+            total += TokensPerMessage + tokenizer.CountTokens(instructions);
+        }
+
+        foreach (ChatMessage message in messages)
+        {
+            total += TokensPerMessage;
+            if (message.AuthorName is { Length: > 0 } name)
+            {
+                total += TokensPerName + tokenizer.CountTokens(name);
+            }
+
+            foreach (AIContent content in message.Contents)
+            {
+                total += CountContent(tokenizer, content);
+            }
+        }
+
+        if (options?.Tools is { Count: > 0 } tools)
+        {
+            foreach (AITool tool in tools)
+            {
+                total += TokensPerTool + tokenizer.CountTokens(tool.Name) + (tool.Description is { Length: > 0 } d ? tokenizer.CountTokens(d) : 0);
+                if (tool is AIFunctionDeclaration function)
+                {
+                    total += tokenizer.CountTokens(function.JsonSchema.GetRawText());
+                }
+            }
+        }
+
+        if (options?.ResponseFormat is ChatResponseFormatJson { Schema: { } schema })
+        {
+            total += tokenizer.CountTokens(schema.GetRawText());
+        }
+
+        return total;
+    }
+
+    private static int CountContent(Tokenizer tokenizer, AIContent content) => content switch
+    {
+        TextContent text => tokenizer.CountTokens(text.Text),
+        TextReasoningContent reasoning => tokenizer.CountTokens(reasoning.Text),
+        FunctionCallContent call => tokenizer.CountTokens(call.Name)
+            + (call.Arguments is null ? 0 : tokenizer.CountTokens(JsonSerializer.Serialize(call.Arguments, AIJsonUtilities.DefaultOptions))),
+        FunctionResultContent result => result.Result switch
+        {
+            null => 0,
+            string s => tokenizer.CountTokens(s),
+            _ => tokenizer.CountTokens(JsonSerializer.Serialize(result.Result, AIJsonUtilities.DefaultOptions)),
+        },
+        DataContent data when data.HasTopLevelMediaType("image") => TokensPerImage,
+        UriContent uri when uri.HasTopLevelMediaType("image") => TokensPerImage,
+        _ => 0,
+    };
+
+    private static Tokenizer TokenizerFor(string? modelId) => UsesCl100k(modelId) ? Cl100k.Value : O200k.Value;
+
+    private static bool UsesCl100k(string? modelId)
+    {
+        if (modelId is null)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<char> name = modelId.AsSpan().Trim();
+        int slash = name.LastIndexOf('/');
+        if (slash >= 0)
+        {
+            name = name[(slash + 1)..];
+        }
+
+        // gpt-4o, gpt-4.1 and gpt-4.5 start with "gpt-4" too but use o200k_base.
+        if (name.StartsWith("gpt-4o", StringComparison.OrdinalIgnoreCase) || name.StartsWith("gpt-4.", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        return name.StartsWith("gpt-4", StringComparison.OrdinalIgnoreCase)
+            || name.StartsWith("gpt-3.5", StringComparison.OrdinalIgnoreCase)
+            || name.StartsWith("text-embedding-", StringComparison.OrdinalIgnoreCase);
+    }
+}
