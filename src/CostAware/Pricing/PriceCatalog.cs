@@ -44,16 +44,29 @@ public sealed class PriceCatalog : IPriceCatalog
             throw new ArgumentException("UnknownModelPolicy.UseDefaultPrice needs a default price.", nameof(defaultPrice));
         }
 
-        // Later entries win: an override replaces the model under its id and every alias, and the model it replaced
-        // disappears from Models once none of its names point at it any more.
+        // Later entries win: an entry that shares a name with an earlier model replaces that model whole, under
+        // every one of its names, so no alias keeps billing at the old price.
         Dictionary<string, ModelPrice> byName = new(StringComparer.OrdinalIgnoreCase);
         foreach (ModelPrice model in models)
         {
             ArgumentNullException.ThrowIfNull(model, nameof(models));
-            byName[model.ModelId.Trim()] = model;
-            foreach (string alias in model.Aliases)
+            foreach (string name in NamesOf(model))
             {
-                byName[alias.Trim()] = model;
+                if (byName.TryGetValue(name, out ModelPrice? replaced) && !ReferenceEquals(replaced, model))
+                {
+                    foreach (string old in NamesOf(replaced))
+                    {
+                        if (byName.TryGetValue(old, out ModelPrice? current) && ReferenceEquals(current, replaced))
+                        {
+                            _ = byName.Remove(old);
+                        }
+                    }
+                }
+            }
+
+            foreach (string name in NamesOf(model))
+            {
+                byName[name] = model;
             }
         }
 
@@ -126,6 +139,15 @@ public sealed class PriceCatalog : IPriceCatalog
 
         price = null;
         return false;
+    }
+
+    private static IEnumerable<string> NamesOf(ModelPrice model)
+    {
+        yield return model.ModelId.Trim();
+        foreach (string alias in model.Aliases)
+        {
+            yield return alias.Trim();
+        }
     }
 
     private static PriceCatalog LoadBuiltIn()

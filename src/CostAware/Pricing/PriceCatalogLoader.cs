@@ -196,7 +196,7 @@ public static partial class PriceCatalogLoader
                 };
 
                 string bare = Bare(property.Name);
-                if (bare != property.Name && bareNames[bare] == 1)
+                if (bare.Length > 0 && bare != property.Name && bareNames[bare] == 1)
                 {
                     options.Aliases.Add(bare);
                 }

@@ -235,10 +235,10 @@ public class TokenMeteringChatClientTests
         _ = await client.GetResponseAsync("q", new ChatOptions().WithCostScope(new CostScope { Tenant = tenant }));
 
         Dictionary<string, long> byType = tokens.GetMeasurementSnapshot()
-            .Where(m => (string?)m.Tags["costaware.scope.tenant"] == tenant)
+            .Where(m => m.Tags.TryGetValue("costaware.scope.tenant", out object? t) && (string?)t == tenant)
             .ToDictionary(m => (string)m.Tags["gen_ai.token.type"]!, m => m.Value);
         Assert.Equal(new Dictionary<string, long> { ["input"] = 1_000, ["cached_input"] = 400, ["output"] = 500, ["reasoning"] = 300 }, byType);
-        CollectedMeasurement<double> spent = Assert.Single(cost.GetMeasurementSnapshot(), m => (string?)m.Tags["costaware.scope.tenant"] == tenant);
+        CollectedMeasurement<double> spent = Assert.Single(cost.GetMeasurementSnapshot(), m => m.Tags.TryGetValue("costaware.scope.tenant", out object? t) && (string?)t == tenant);
         // o3: 600 x $2 + 400 x $0.50 + 500 x $8 per million.
         Assert.Equal(0.0054, spent.Value, 10);
         Assert.Equal("o3", spent.Tags["gen_ai.response.model"]);
