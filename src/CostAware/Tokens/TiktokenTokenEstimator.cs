@@ -28,6 +28,9 @@ public sealed class TiktokenTokenEstimator : ITokenEstimator
     private const int TokensPerImage = 765;
     private const int TokensPerTool = 8;
 
+    // Providers receive compact JSON; AIJsonUtilities.DefaultOptions indents, which would overcount.
+    private static readonly JsonSerializerOptions CompactJson = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+
     private static readonly Lazy<Tokenizer> O200k = new(static () => TiktokenTokenizer.CreateForEncoding("o200k_base"));
     private static readonly Lazy<Tokenizer> Cl100k = new(static () => TiktokenTokenizer.CreateForEncoding("cl100k_base"));
 
@@ -94,12 +97,12 @@ public sealed class TiktokenTokenEstimator : ITokenEstimator
         TextContent text => tokenizer.CountTokens(text.Text),
         TextReasoningContent reasoning => tokenizer.CountTokens(reasoning.Text),
         FunctionCallContent call => tokenizer.CountTokens(call.Name)
-            + (call.Arguments is null ? 0 : tokenizer.CountTokens(JsonSerializer.Serialize(call.Arguments, AIJsonUtilities.DefaultOptions))),
+            + (call.Arguments is null ? 0 : tokenizer.CountTokens(JsonSerializer.Serialize(call.Arguments, CompactJson))),
         FunctionResultContent result => result.Result switch
         {
             null => 0,
             string s => tokenizer.CountTokens(s),
-            _ => tokenizer.CountTokens(JsonSerializer.Serialize(result.Result, AIJsonUtilities.DefaultOptions)),
+            _ => tokenizer.CountTokens(JsonSerializer.Serialize(result.Result, CompactJson)),
         },
         DataContent data when data.HasTopLevelMediaType("image") => TokensPerImage,
         UriContent uri when uri.HasTopLevelMediaType("image") => TokensPerImage,

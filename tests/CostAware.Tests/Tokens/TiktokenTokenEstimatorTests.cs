@@ -1,0 +1,89 @@
+using System.Text.Json;
+using CostAware.Tests.TestUtilities;
+using Microsoft.Extensions.AI;
+using Microsoft.ML.Tokenizers;
+
+namespace CostAware.Tests.Tokens;
+
+public class TiktokenTokenEstimatorTests
+{
+    private readonly TiktokenTokenEstimator _estimator = TiktokenTokenEstimator.Default;
+
+    [Theory]
+    [InlineData("gpt-4o", "o200k_base")]
+    [InlineData("openai/gpt-4.1-mini", "o200k_base")]
+    [InlineData("gpt-5", "o200k_base")]
+    [InlineData("o3", "o200k_base")]
+    [InlineData("gpt-4", "cl100k_base")]
+    [InlineData("gpt-4-1106-preview", "cl100k_base")]
+    [InlineData("gpt-3.5-turbo", "cl100k_base")]
+    [InlineData("text-embedding-3-small", "cl100k_base")]
+    [InlineData("claude-sonnet-4-5", "o200k_base")]
+    [InlineData(null, "o200k_base")]
+    public void GetEncodingName_ByModelFamily(string? model, string encoding) =>
+        Assert.Equal(encoding, TiktokenTokenEstimator.GetEncodingName(model));
+
+    [Fact]
+    public void CountTokens_MatchesMicrosoftTokenizerForTheFamily()
+    {
+        const string Text = "Janet’s ducks lay 16 eggs per day. She eats three for breakfast every morning.";
+
+        Assert.Equal(TiktokenTokenizer.CreateForModel("gpt-4o").CountTokens(Text), _estimator.CountTokens(Text, "gpt-4o"));
+        Assert.Equal(TiktokenTokenizer.CreateForModel("gpt-4").CountTokens(Text), _estimator.CountTokens(Text, "gpt-4"));
+        Assert.Equal(0, _estimator.CountTokens(string.Empty, "gpt-4o"));
+    }
+
+    [Fact]
+    public void EstimateInputTokens_MessagesNamesInstructionsTools()
+    {
+        ChatMessage user = new(ChatRole.User, "hello world") { AuthorName = "bob" };
+        ChatOptions options = new()
+        {
+            Instructions = "Be brief.",
+            Tools = [AIFunctionFactory.Create((int a, int b) => a + b, "add", "Adds two numbers.")],
+        };
+        AIFunctionDeclaration tool = (AIFunctionDeclaration)options.Tools[0];
+        int Count(string s) => _estimator.CountTokens(s, "gpt-4o");
+
+        int expected = 3 // reply priming
+            + 3 + Count("Be brief.")
+            + 3 + 1 + Count("bob") + Count("hello world")
+            + 8 + Count("add") + Count("Adds two numbers.") + Count(tool.JsonSchema.GetRawText());
+
+        Assert.Equal(expected, _estimator.EstimateInputTokens([user], options, "gpt-4o"));
+    }
+
+    [Fact]
+    public void EstimateInputTokens_ToolCallsResultsAndImages()
+    {
+        ChatMessage[] messages =
+        [
+            new(ChatRole.Assistant, [new FunctionCallContent("c1", "add", new Dictionary<string, object?> { ["a"] = 1, ["b"] = 2 })]),
+            new(ChatRole.Tool, [new FunctionResultContent("c1", 3)]),
+            new(ChatRole.User, [new DataContent(new byte[] { 1, 2, 3 }, "image/png")]),
+        ];
+        int Count(string s) => _estimator.CountTokens(s, "gpt-4o");
+
+        int expected = 3 + (3 * 3) + Count("add") + Count("""{"a":1,"b":2}""") + Count("3") + 765;
+
+        Assert.Equal(expected, _estimator.EstimateInputTokens(messages, null, "gpt-4o"));
+    }
+
+    // The approximation for families without a public tokenizer is measured here on real text: how far two public
+    // BPE encodings of the same era disagree on GSM8K questions and answers (docs/token-estimation.md).
+    [Fact]
+    public void CountTokens_GsmEightK_O200kWithinAFewPercentOfCl100k()
+    {
+        long o200k = 0, cl100k = 0;
+        foreach (string line in File.ReadLines(TestData.PathOf("cascade", "gsm8k_test.jsonl")).Take(500))
+        {
+            using JsonDocument row = JsonDocument.Parse(line);
+            string text = row.RootElement.GetProperty("question").GetString() + "\n" + row.RootElement.GetProperty("answer").GetString();
+            o200k += _estimator.CountTokens(text, "gpt-4o");
+            cl100k += _estimator.CountTokens(text, "gpt-4");
+        }
+
+        double ratio = (double)o200k / cl100k;
+        Assert.InRange(ratio, 0.95, 1.0);
+    }
+}
