@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine.
+#   ./build.sh test     build everything, start what the tests need, run every test project, print "N passed, N failed, N skipped"
+#   ./build.sh sample   run samples/QuickStart on the embedded default (no API key, no server)
+#   ./build.sh bench    run the BenchmarkDotNet suite and copy the GitHub-markdown reports to benchmarks/results/
+#   ./build.sh build    build only
+set -euo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+configuration=Release
+results=.tmp/test-results
+
+build() {
+  dotnet build CostAware.sln -c "$configuration" -nologo -clp:ErrorsOnly
+}
+
+# Services the suite needs are installed and started here. The foundation needs none; the caching and budget
+# stages add redis-server (Debian package) on a free loopback port.
+start_services() { :; }
+stop_services() { :; }
+
+run_tests() {
+  rm -rf "$results"
+  build
+  start_services
+  trap stop_services EXIT
+  set +e
+  dotnet test CostAware.sln -c "$configuration" --no-build -nologo \
+    --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results"
+  status=$?
+  set -e
+  passed=0 failed=0 skipped=0 files=0
+  for trx in "$results"/*.trx; do
+    [ -e "$trx" ] || continue
+    files=$((files + 1))
+    counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+    p=$(sed -nE 's/.* passed="([0-9]+)".*/\1/p' <<<"$counters")
+    f=$(sed -nE 's/.* failed="([0-9]+)".*/\1/p' <<<"$counters")
+    n=$(sed -nE 's/.* notExecuted="([0-9]+)".*/\1/p' <<<"$counters")
+    passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0})) skipped=$((skipped + ${n:-0}))
+  done
+  if [ "$files" -eq 0 ] || [ $((passed + failed)) -eq 0 ]; then
+    echo "no test results found in $results" >&2
+    status=1
+  fi
+  echo "$passed passed, $failed failed, $skipped skipped"
+  return "$status"
+}
+
+run_bench() {
+  dotnet run -c Release --project benchmarks/CostAware.Benchmarks -- --filter '*' --exporters github --artifacts .tmp/bench "$@"
+  mkdir -p benchmarks/results
+  cp .tmp/bench/results/*-report-github.md benchmarks/results/
+  echo "reports copied to benchmarks/results/"
+}
+
+case "${1:-test}" in
+  test) run_tests ;;
+  sample) shift; dotnet run --project samples/QuickStart -c "$configuration" -- "$@" ;;
+  bench) shift; run_bench "$@" ;;
+  build) build ;;
+  *) echo "usage: ./build.sh [test|sample|bench|build]" >&2; exit 2 ;;
+esac
