@@ -12,7 +12,8 @@ namespace CostAware;
 /// </remarks>
 public sealed record class ModelPrice
 {
-    private const decimal TokensPerMillion = 1_000_000m;
+    // Multiplying by 10^-6 is exact for decimals and several times faster than dividing by 10^6.
+    private const decimal PerToken = 0.000001m;
 
     /// <summary>Initializes a new instance of the <see cref="ModelPrice"/> class.</summary>
     /// <param name="modelId">The model id, as the provider names it (for example <c>gpt-4o</c>).</param>
@@ -97,11 +98,11 @@ public sealed record class ModelPrice
         TokenPrices prices = SelectPrices(tokens.Input, batch);
         return new CostBreakdown
         {
-            Input = tokens.UncachedInput * prices.Input / TokensPerMillion,
-            CachedInput = tokens.CachedInput * prices.EffectiveCachedInput / TokensPerMillion,
-            CacheWrite = ((tokens.CacheWrite * prices.EffectiveCacheWrite) + (tokens.CacheWrite1h * prices.EffectiveCacheWrite1h)) / TokensPerMillion,
-            Output = tokens.VisibleOutput * prices.Output / TokensPerMillion,
-            Reasoning = tokens.Reasoning * prices.EffectiveReasoning / TokensPerMillion,
+            Input = tokens.UncachedInput * prices.Input * PerToken,
+            CachedInput = tokens.CachedInput * prices.EffectiveCachedInput * PerToken,
+            CacheWrite = ((tokens.CacheWrite * prices.EffectiveCacheWrite) + (tokens.CacheWrite1h * prices.EffectiveCacheWrite1h)) * PerToken,
+            Output = tokens.VisibleOutput * prices.Output * PerToken,
+            Reasoning = tokens.Reasoning * prices.EffectiveReasoning * PerToken,
         };
     }
 }

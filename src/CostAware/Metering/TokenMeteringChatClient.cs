@@ -264,7 +264,7 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         if (owned)
         {
             DateTimeOffset now = _timeProvider.GetUtcNow();
-            receipt = new CostReceipt(Guid.CreateVersion7(now), options.ResolveCostScope(), now);
+            receipt = new CostReceipt(ReceiptIds.Next(now), options.ResolveCostScope(), now);
         }
 
         return new CallContext(forwarded, receipt!, owned, batch, requestModel);
