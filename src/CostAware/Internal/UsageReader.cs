@@ -5,7 +5,7 @@ namespace CostAware.Internal;
 // Maps a provider's UsageDetails onto TokenCounts, whose classes are subsets of input and output.
 // Where an SDK reports a class outside its parent (raw Anthropic usage counts cache reads and writes apart from
 // input_tokens; Gemini counts thoughts apart from candidates), the parent is widened so nothing is dropped and
-// nothing is counted twice. Keys are documented in docs/token-classes.md.
+// nothing is counted twice. Keys are documented in docs/cost-model.md.
 internal static class UsageReader
 {
     // Anthropic's official .NET SDK (IChatClient from the Anthropic package): cache writes, included in InputTokenCount.

@@ -91,32 +91,8 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         ArgumentNullException.ThrowIfNull(messages);
         CallContext call = Prepare(options);
         ChatResponse response = await base.GetResponseAsync(messages, call.Forwarded, cancellationToken);
-
-        string? modelId = response.ModelId ?? call.RequestModel;
-        TokenCounts tokens;
-        bool estimated = false;
-        if (UsageReader.TryRead(response.Usage, out tokens, out bool widened))
-        {
-            if (widened)
-            {
-                Log.UsageWidened(_logger, modelId);
-            }
-        }
-        else
-        {
-            estimated = true;
-            tokens = new TokenCounts
-            {
-                Input = _estimator.EstimateInputTokens(messages, call.Forwarded, modelId),
-                Output = _estimator.CountTokens(response.Text, modelId),
-            };
-            Log.UsageEstimated(_logger, modelId);
-        }
-
-        CostReceiptEntry entry = _pricer.Price(
-            CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, call.Batch, _timeProvider.GetUtcNow(), StageName, mayThrow: true);
         (response.AdditionalProperties ??= [])[CostAwareProperties.Receipt] = call.Receipt;
-        await CompleteAsync(call, entry, isStreaming: false, cancellationToken);
+        await SettleAsync(call, messages, response.Usage, response.ModelId, response, streamedText: null, cancellationToken);
         return response;
     }
 
@@ -181,9 +157,11 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
             // Runs on completion, on a provider error, and when the consumer stops early: the tokens produced so far
             // were paid for either way, so they are metered exactly once.
             await updates.DisposeAsync();
+            // A stream that failed before its first update was refused by the provider, like a non-streaming call
+            // that threw, and is not metered; one that produced anything is.
             if (started)
             {
-                await SettleStreamAsync(call, messages, usage, text, modelId ?? call.RequestModel);
+                await SettleAsync(call, messages, usage, modelId, response: null, text, CancellationToken.None);
             }
         }
 
@@ -197,25 +175,34 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         };
     }
 
-    // A stream that failed before its first update was refused by the provider, like a non-streaming call that
-    // threw, and is not metered; one that produced anything is.
-    private async ValueTask SettleStreamAsync(CallContext call, IEnumerable<ChatMessage> messages, UsageDetails? usage, StringBuilder? text, string? modelId)
+    // One path for both shapes of call: the reported usage wins; without it, input and output are estimated (the
+    // output from the response text, or from the text streamed so far). Only a non-streaming call may throw for an
+    // unknown model: a stream has already been delivered when it settles.
+    private async ValueTask SettleAsync(
+        CallContext call, IEnumerable<ChatMessage> messages, UsageDetails? usage, string? responseModel, ChatResponse? response, StringBuilder? streamedText, CancellationToken cancellationToken)
     {
-        TokenCounts tokens;
-        bool estimated = !UsageReader.TryRead(usage, out tokens, out _);
+        string? modelId = responseModel ?? call.RequestModel;
+        bool estimated = !UsageReader.TryRead(usage, out TokenCounts tokens, out bool widened);
         if (estimated)
         {
             tokens = new TokenCounts
             {
                 Input = _estimator.EstimateInputTokens(messages, call.Forwarded, modelId),
-                Output = text is null ? 0 : _estimator.CountTokens(text.ToString(), modelId),
+                Output = response is not null ? _estimator.CountTokens(response.Text, modelId)
+                    : streamedText is not null ? _estimator.CountTokens(streamedText.ToString(), modelId)
+                    : 0,
             };
             Log.UsageEstimated(_logger, modelId);
         }
+        else if (widened)
+        {
+            Log.UsageWidened(_logger, modelId);
+        }
 
+        bool isStreaming = response is null;
         CostReceiptEntry entry = _pricer.Price(
-            CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, call.Batch, _timeProvider.GetUtcNow(), StageName, mayThrow: false);
-        await CompleteAsync(call, entry, isStreaming: true, CancellationToken.None);
+            CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, call.Batch, _timeProvider.GetUtcNow(), StageName, mayThrow: !isStreaming);
+        await CompleteAsync(call, entry, isStreaming, cancellationToken);
     }
 
     private CallContext Prepare(ChatOptions? options)
@@ -223,34 +210,28 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         CostReceipt? receipt = null;
         bool batch = false;
         ChatOptions? forwarded = options;
-        if (options?.AdditionalProperties is { Count: > 0 } properties)
+        if (options?.AdditionalProperties is { Count: > 0 } properties && HasOwnKeys(properties))
         {
-            bool hasOwnKeys = false;
+            // The provider sees the caller's keys only; CostAware's are read here and not forwarded.
+            AdditionalPropertiesDictionary kept = [];
             foreach (KeyValuePair<string, object?> property in properties)
             {
-                if (property.Key.StartsWith(CostAwareProperties.Prefix, StringComparison.Ordinal))
+                switch (property.Key)
                 {
-                    hasOwnKeys = true;
-                    break;
+                    case CostAwareProperties.Receipt:
+                        receipt = property.Value as CostReceipt;
+                        break;
+                    case CostAwareProperties.Batch:
+                        batch = property.Value is true;
+                        break;
+                    case { } key when !key.StartsWith(CostAwareProperties.Prefix, StringComparison.Ordinal):
+                        kept[key] = property.Value;
+                        break;
                 }
             }
 
-            if (hasOwnKeys)
-            {
-                receipt = properties.TryGetValue(CostAwareProperties.Receipt, out object? r) ? r as CostReceipt : null;
-                batch = properties.TryGetValue(CostAwareProperties.Batch, out object? b) && b is true;
-                forwarded = options.Clone();
-                AdditionalPropertiesDictionary copy = new(properties);
-                foreach (KeyValuePair<string, object?> property in properties)
-                {
-                    if (property.Key.StartsWith(CostAwareProperties.Prefix, StringComparison.Ordinal))
-                    {
-                        _ = copy.Remove(property.Key);
-                    }
-                }
-
-                forwarded.AdditionalProperties = copy.Count > 0 ? copy : null;
-            }
+            forwarded = options.Clone();
+            forwarded.AdditionalProperties = kept.Count > 0 ? kept : null;
         }
 
         string? requestModel = options?.ModelId ?? Metadata.DefaultModelId;
@@ -268,6 +249,19 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         }
 
         return new CallContext(forwarded, receipt!, owned, batch, requestModel);
+    }
+
+    private static bool HasOwnKeys(AdditionalPropertiesDictionary properties)
+    {
+        foreach (KeyValuePair<string, object?> property in properties)
+        {
+            if (property.Key.StartsWith(CostAwareProperties.Prefix, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private async ValueTask CompleteAsync(CallContext call, CostReceiptEntry entry, bool isStreaming, CancellationToken cancellationToken)
