@@ -58,7 +58,7 @@ public static class CostAwareServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CostAwareOptions>, CostAwareOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CostAwareOptions>, CostAwareOptionsCatalogValidator>());
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<IPriceCatalog>(static sp => PriceCatalogFactory.Create(sp.GetRequiredService<IOptions<CostAwareOptions>>().Value));
+        services.TryAddSingleton<IPriceCatalog>(static sp => PriceCatalogFactory.GetOrCreate(sp.GetRequiredService<IOptions<CostAwareOptions>>().Value));
         services.TryAddSingleton<ICostLedger, InMemoryCostLedger>();
         services.TryAddSingleton<ITokenEstimator>(TiktokenTokenEstimator.Default);
         _ = services.AddMetrics();

@@ -16,7 +16,7 @@ internal sealed class CostAwareOptionsCatalogValidator : IValidateOptions<CostAw
 
         try
         {
-            _ = PriceCatalogFactory.Create(options);
+            _ = PriceCatalogFactory.GetOrCreate(options);
             return ValidateOptionsResult.Success;
         }
         catch (PriceCatalogException ex)

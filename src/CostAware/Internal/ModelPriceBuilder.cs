@@ -6,14 +6,14 @@ namespace CostAware.Internal;
 // because a price typo found at start-up is cheap and one found on the invoice is not.
 internal static class ModelPriceBuilder
 {
-    public static ModelPrice Build(string id, ModelPriceOptions entry, string? source, ModelPrice? overridden)
+    public static ModelPrice Build(string id, ModelPriceOptions entry, string? source, ModelPrice? overridden, string? fallbackProvider = null)
     {
         if (string.IsNullOrWhiteSpace(id))
         {
             throw new PriceCatalogException(source, id ?? string.Empty, null, "the model id is empty.");
         }
 
-        string? provider = entry.Provider ?? overridden?.Provider;
+        string? provider = entry.Provider ?? overridden?.Provider ?? fallbackProvider;
         if (string.IsNullOrWhiteSpace(provider))
         {
             throw new PriceCatalogException(source, id, nameof(ModelPriceOptions.Provider), "is required for a model that is not in the catalog yet.");

@@ -69,21 +69,16 @@ public static partial class PriceCatalogLoader
     {
         ArgumentNullException.ThrowIfNull(prices);
         sourceName ??= (prices as IConfigurationSection)?.Path is { Length: > 0 } path ? $"configuration '{path}'" : "configuration";
-        List<ModelPrice> models = [];
+        List<KeyValuePair<string, ModelPriceOptions>> entries = [];
         foreach (IConfigurationSection entry in prices.GetChildren())
         {
-            if (entry.Key.StartsWith('$'))
+            if (!entry.Key.StartsWith('$'))
             {
-                continue;
+                entries.Add(new(entry.Key, BindEntry(entry, sourceName)));
             }
-
-            ModelPriceOptions options = BindEntry(entry, sourceName);
-            ModelPrice? overridden = null;
-            existing?.TryGetPrice(entry.Key, out overridden);
-            models.Add(ModelPriceBuilder.Build(entry.Key, options, sourceName, overridden));
         }
 
-        return models;
+        return LoadOptions(entries, sourceName, existing);
     }
 
     /// <summary>Reads model prices given as options objects (for example <c>CostAwareOptions.Prices</c>).</summary>
@@ -171,7 +166,6 @@ public static partial class PriceCatalogLoader
                     continue;
                 }
 
-                string entrySource = $"{sourceName}, key '{property.Name}'";
                 decimal? input = LiteLlmPrice(property, "input_cost_per_token", sourceName);
                 decimal? output = LiteLlmPrice(property, "output_cost_per_token", sourceName);
                 if (input is null || output is null)
@@ -184,7 +178,7 @@ public static partial class PriceCatalogLoader
                     Provider = property.Value.TryGetProperty("litellm_provider", out JsonElement p) && p.ValueKind == JsonValueKind.String
                         ? p.GetString()
                         : property.Name.Contains('/', StringComparison.Ordinal) ? property.Name[..property.Name.IndexOf('/', StringComparison.Ordinal)] : "unknown",
-                    Source = entrySource,
+                    Source = $"{sourceName}, key '{property.Name}'",
                     Input = input,
                     Output = output,
                     CachedInput = LiteLlmPrice(property, "cache_read_input_token_cost", sourceName),
@@ -216,7 +210,7 @@ public static partial class PriceCatalogLoader
                         tiers[threshold] = tier = new LongContextTierOptions { AboveInputTokens = threshold };
                     }
 
-                    decimal? value = LiteLlmPrice(property, field.Name, sourceName);
+                    decimal? value = LiteLlmPrice(property.Name, field.Name, field.Value, sourceName);
                     switch (match.Groups[1].Value)
                     {
                         case "input_cost_per_token": tier.Input = value; break;
@@ -237,7 +231,7 @@ public static partial class PriceCatalogLoader
                     }
                 }
 
-                models.Add(ModelPriceBuilder.Build(property.Name, options, entrySource, overridden: null));
+                models.Add(ModelPriceBuilder.Build(property.Name, options, sourceName, overridden: null));
             }
 
             return models;
@@ -307,9 +301,12 @@ public static partial class PriceCatalogLoader
         }
     }
 
-    private static decimal? LiteLlmPrice(JsonProperty entry, string field, string source)
+    private static decimal? LiteLlmPrice(JsonProperty entry, string field, string source) =>
+        entry.Value.TryGetProperty(field, out JsonElement value) ? LiteLlmPrice(entry.Name, field, value, source) : null;
+
+    private static decimal? LiteLlmPrice(string entry, string field, JsonElement value, string source)
     {
-        if (!entry.Value.TryGetProperty(field, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+        if (value.ValueKind == JsonValueKind.Null)
         {
             return null;
         }
@@ -317,7 +314,7 @@ public static partial class PriceCatalogLoader
         if (value.ValueKind != JsonValueKind.Number
             || !decimal.TryParse(value.GetRawText(), NumberStyles.Float, CultureInfo.InvariantCulture, out decimal perToken))
         {
-            throw new PriceCatalogException(source, entry.Name, field, $"'{value.GetRawText()}' is not a number (USD per token).");
+            throw new PriceCatalogException(source, entry, field, $"'{value.GetRawText()}' is not a number (USD per token).");
         }
 
         return perToken * PerMillion;
