@@ -13,12 +13,26 @@ namespace CostAware;
 /// </remarks>
 public static class CostLedgerExport
 {
-    private static readonly string[] Columns =
+    // Each column says how it is written, so the two formats cannot disagree about a column's type.
+    private static readonly (string Name, ColumnKind Kind)[] Columns =
     [
-        "timestamp", "receipt_id", "kind", "provider", "model", "tenant", "user", "api_key", "agent", "workflow", "feature",
-        "input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens",
-        "cost_usd", "cost_avoided_usd", "estimated", "batch", "stage",
+        ("timestamp", ColumnKind.Text), ("receipt_id", ColumnKind.Text), ("kind", ColumnKind.Text), ("provider", ColumnKind.Text),
+        ("model", ColumnKind.Text), ("tenant", ColumnKind.Text), ("user", ColumnKind.Text), ("api_key", ColumnKind.Text),
+        ("agent", ColumnKind.Text), ("workflow", ColumnKind.Text), ("feature", ColumnKind.Text),
+        ("input_tokens", ColumnKind.Number), ("cached_input_tokens", ColumnKind.Number), ("cache_write_tokens", ColumnKind.Number),
+        ("cache_write_1h_tokens", ColumnKind.Number), ("output_tokens", ColumnKind.Number), ("reasoning_tokens", ColumnKind.Number),
+        ("cost_usd", ColumnKind.Number), ("cost_avoided_usd", ColumnKind.Number),
+        ("estimated", ColumnKind.Boolean), ("batch", ColumnKind.Boolean), ("stage", ColumnKind.Text),
     ];
+
+    private static readonly string Header = string.Join(',', Columns.Select(static c => c.Name));
+
+    private enum ColumnKind
+    {
+        Text,
+        Number,
+        Boolean,
+    }
 
     /// <summary>Writes the rows that match a query as JSON lines (one JSON object per line, UTF-8).</summary>
     /// <param name="ledger">The ledger.</param>
@@ -33,21 +47,20 @@ public static class CostLedgerExport
         ArgumentNullException.ThrowIfNull(destination);
         long count = 0;
         using MemoryStream line = new();
+        await using Utf8JsonWriter writer = new(line);
         await foreach (CostLedgerRecord record in ledger.QueryAsync(query ?? CostLedgerQuery.All, cancellationToken).ConfigureAwait(false))
         {
             line.SetLength(0);
-            using (Utf8JsonWriter writer = new(line))
+            writer.Reset(line);
+            string?[] values = Values(record);
+            writer.WriteStartObject();
+            for (int i = 0; i < Columns.Length; i++)
             {
-                string?[] values = Values(record);
-                writer.WriteStartObject();
-                for (int i = 0; i < Columns.Length; i++)
-                {
-                    WriteJsonValue(writer, Columns[i], values[i], i);
-                }
-
-                writer.WriteEndObject();
+                WriteJsonValue(writer, Columns[i].Name, values[i], Columns[i].Kind);
             }
 
+            writer.WriteEndObject();
+            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
             line.WriteByte((byte)'\n');
             line.Position = 0;
             await line.CopyToAsync(destination, cancellationToken).ConfigureAwait(false);
@@ -75,7 +88,7 @@ public static class CostLedgerExport
         ArgumentNullException.ThrowIfNull(destination);
         await using StreamWriter writer = new(destination, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), bufferSize: 4096, leaveOpen: true);
         writer.NewLine = "\r\n";
-        await writer.WriteLineAsync(string.Join(',', Columns).AsMemory(), cancellationToken).ConfigureAwait(false);
+        await writer.WriteLineAsync(Header.AsMemory(), cancellationToken).ConfigureAwait(false);
         long count = 0;
         StringBuilder row = new();
         await foreach (CostLedgerRecord record in ledger.QueryAsync(query ?? CostLedgerQuery.All, cancellationToken).ConfigureAwait(false))
@@ -89,7 +102,7 @@ public static class CostLedgerExport
                     row.Append(',');
                 }
 
-                AppendCsv(row, values[i], isText: i is >= 2 and <= 10 or 21);
+                AppendCsv(row, values[i], isText: Columns[i].Kind == ColumnKind.Text);
             }
 
             await writer.WriteLineAsync(row, cancellationToken).ConfigureAwait(false);
@@ -115,25 +128,27 @@ public static class CostLedgerExport
         ];
     }
 
-    private static void WriteJsonValue(Utf8JsonWriter writer, string name, string? value, int column)
+    private static void WriteJsonValue(Utf8JsonWriter writer, string name, string? value, ColumnKind kind)
     {
         if (value is null)
         {
             writer.WriteNull(name);
+            return;
         }
-        else if (column is >= 11 and <= 18)
+
+        switch (kind)
         {
-            // Numbers are written from their exact invariant text: no double round trip for money.
-            writer.WritePropertyName(name);
-            writer.WriteRawValue(value, skipInputValidation: false);
-        }
-        else if (column is 19 or 20)
-        {
-            writer.WriteBoolean(name, value == "true");
-        }
-        else
-        {
-            writer.WriteString(name, value);
+            case ColumnKind.Number:
+                // Numbers are written from their exact invariant text: no double round trip for money.
+                writer.WritePropertyName(name);
+                writer.WriteRawValue(value, skipInputValidation: false);
+                break;
+            case ColumnKind.Boolean:
+                writer.WriteBoolean(name, value == "true");
+                break;
+            default:
+                writer.WriteString(name, value);
+                break;
         }
     }
 
@@ -160,5 +175,4 @@ public static class CostLedgerExport
 
         row.Append(value.Replace("\"", "\"\"", StringComparison.Ordinal)).Append('"');
     }
-
 }
