@@ -48,22 +48,15 @@ public class MeteringBenchmark
     public Task<ChatResponse> TokenMeteringWithLedger() => _meteredWithLedger.GetResponseAsync(Messages, _options);
 
     [Benchmark]
-    public async Task<int> BareStreaming()
-    {
-        int n = 0;
-        await foreach (ChatResponseUpdate update in _bare.GetStreamingResponseAsync(Messages, _options))
-        {
-            n += update.Contents.Count;
-        }
-
-        return n;
-    }
+    public Task<int> BareStreaming() => DrainAsync(_bare);
 
     [Benchmark]
-    public async Task<int> TokenMeteringStreaming()
+    public Task<int> TokenMeteringStreaming() => DrainAsync(_metered);
+
+    private async Task<int> DrainAsync(IChatClient client)
     {
         int n = 0;
-        await foreach (ChatResponseUpdate update in _metered.GetStreamingResponseAsync(Messages, _options))
+        await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(Messages, _options))
         {
             n += update.Contents.Count;
         }
