@@ -41,6 +41,27 @@ public static class CostAwareChatOptionsExtensions
         return ambient is null ? perCall ?? CostScope.None : ambient.Merge(perCall);
     }
 
+    /// <summary>Sets how CostAware's caches treat calls made with these options.</summary>
+    /// <param name="options">The options to set the control on.</param>
+    /// <param name="control">The cache control, for example <see cref="CacheControl.NoStore"/>.</param>
+    /// <returns><paramref name="options"/>, for chaining.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    public static ChatOptions WithCacheControl(this ChatOptions options, CacheControl control)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(control);
+        (options.AdditionalProperties ??= [])[CostAwareProperties.CacheControl] = control;
+        return options;
+    }
+
+    /// <summary>Gets the cache control set on these options, or <see langword="null"/> when none was set.</summary>
+    /// <param name="options">The options, or <see langword="null"/>.</param>
+    /// <returns>The cache control, or <see langword="null"/>.</returns>
+    public static CacheControl? GetCacheControl(this ChatOptions? options) =>
+        options?.AdditionalProperties is { } properties && properties.TryGetValue(CostAwareProperties.CacheControl, out object? value)
+            ? value as CacheControl
+            : null;
+
     /// <summary>Gets the cost receipt of a response, or <see langword="null"/> when no CostAware stage produced one.</summary>
     /// <param name="response">The response.</param>
     /// <returns>The receipt, or <see langword="null"/>.</returns>

@@ -17,6 +17,9 @@ public static class CostAwareProperties
     /// <summary>The key of the batch marker on <c>ChatOptions</c>: the call is billed at batch prices.</summary>
     public const string Batch = "costaware.batch";
 
+    /// <summary>The key of the <see cref="CostAware.CacheControl"/> set on <c>ChatOptions</c>.</summary>
+    public const string CacheControl = "costaware.cache";
+
     /// <summary>The prefix shared by every CostAware key; the metering stage removes such keys before the provider sees the options.</summary>
     public const string Prefix = "costaware.";
 }

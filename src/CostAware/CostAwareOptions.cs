@@ -36,4 +36,14 @@ public sealed class CostAwareOptions
     /// <summary>Gets or sets model prices to add or override, by model id.</summary>
     /// <value>The default value is empty.</value>
     public IDictionary<string, ModelPriceOptions> Prices { get; set; } = new Dictionary<string, ModelPriceOptions>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Gets or sets the defaults of the prompt-cache stage (<c>UsePromptCache</c>), bound from <c>CostAware:PromptCache</c>.</summary>
+    /// <value>The default value is a <see cref="PromptCacheOptions"/> with its documented defaults.</value>
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
+    public PromptCacheOptions PromptCache { get; set; } = new();
+
+    /// <summary>Gets or sets where shared state lives in Redis, bound from <c>CostAware:Redis</c>; it takes effect through <c>AddCostAwareRedis</c>.</summary>
+    /// <value>The default value is a <see cref="CostAwareRedisOptions"/> without a configuration string: everything stays in memory.</value>
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
+    public CostAwareRedisOptions Redis { get; set; } = new();
 }

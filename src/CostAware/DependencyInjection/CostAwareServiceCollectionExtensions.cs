@@ -1,5 +1,7 @@
 using CostAware;
 using CostAware.Internal;
+using CostAware.Internal.PromptCache;
+using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -15,8 +17,9 @@ public static class CostAwareServiceCollectionExtensions
     /// <remarks>
     /// Registers, each only if not registered already: <see cref="CostAwareOptions"/> (validated at start-up),
     /// <see cref="IPriceCatalog"/> built from those options, <see cref="ICostLedger"/> as an
-    /// <see cref="InMemoryCostLedger"/>, <see cref="ITokenEstimator"/>, <see cref="TimeProvider.System"/>, and the
-    /// <c>CostAware</c> meter.
+    /// <see cref="InMemoryCostLedger"/>, <see cref="ITokenEstimator"/>, <see cref="TimeProvider.System"/>, the
+    /// <c>CostAware</c> meter, and a <see cref="HybridCache"/> for the prompt cache (memory only, unless the app
+    /// registers an <c>IDistributedCache</c>, for example with <c>AddCostAwareRedis</c>).
     /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> is <see langword="null"/>.</exception>
     public static IServiceCollection AddCostAware(this IServiceCollection services)
@@ -57,11 +60,18 @@ public static class CostAwareServiceCollectionExtensions
     {
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CostAwareOptions>, CostAwareOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CostAwareOptions>, CostAwareOptionsCatalogValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CostAwareOptions>, PromptCacheOptionsCrossFieldValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IPriceCatalog>(static sp => PriceCatalogFactory.GetOrCreate(sp.GetRequiredService<IOptions<CostAwareOptions>>().Value));
         services.TryAddSingleton<ICostLedger, InMemoryCostLedger>();
         services.TryAddSingleton<ITokenEstimator>(TiktokenTokenEstimator.Default);
         _ = services.AddMetrics();
+
+        // The prompt cache's store: HybridCache in memory, with whatever IDistributedCache the app registers as its
+        // second level. AddHybridCache adds only what is missing; the serializer keeps stored answers in CostAware's
+        // own versioned format.
+        _ = services.AddHybridCache();
+        services.TryAddSingleton<IHybridCacheSerializer<PromptCacheEntry>>(PromptCacheEntrySerializer.Instance);
         services.TryAddSingleton(static sp => new CostAwareMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         return services;
     }

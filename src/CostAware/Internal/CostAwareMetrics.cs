@@ -9,6 +9,9 @@ internal sealed class CostAwareMetrics : IDisposable
     private readonly Counter<long> _tokens;
     private readonly Counter<double> _cost;
     private readonly Counter<long> _calls;
+    private readonly Counter<long> _cacheLookups;
+    private readonly Counter<long> _cacheNotStored;
+    private readonly Counter<double> _costAvoided;
 
     public CostAwareMetrics(IMeterFactory? meterFactory)
     {
@@ -16,12 +19,43 @@ internal sealed class CostAwareMetrics : IDisposable
         _tokens = _meter.CreateCounter<long>("costaware.tokens", "{token}", "Tokens used by real provider calls, by class (classes are subsets of input and output).");
         _cost = _meter.CreateCounter<double>("costaware.cost", "{USD}", "Money spent on real provider calls, in US dollars.");
         _calls = _meter.CreateCounter<long>("costaware.calls", "{call}", "Metered calls and cache hits.");
+        _cacheLookups = _meter.CreateCounter<long>("costaware.cache.lookups", "{lookup}", "Cache lookups, by cache and result (hit, miss, bypass).");
+        _cacheNotStored = _meter.CreateCounter<long>("costaware.cache.not_stored", "{response}", "Answers a cache did not store, by reason.");
+        _costAvoided = _meter.CreateCounter<double>("costaware.cost.avoided", "{USD}", "Money not spent because a cache answered, at current prices, in US dollars.");
     }
 
     // Used when a stage is built without DI.
     public static CostAwareMetrics Shared { get; } = new(meterFactory: null);
 
     public bool Enabled => _tokens.Enabled || _cost.Enabled || _calls.Enabled;
+
+    public bool CacheEnabled => _cacheLookups.Enabled || _cacheNotStored.Enabled || _costAvoided.Enabled;
+
+    public void RecordCacheLookup(string cache, string result, CostScope scope, bool includeScope, decimal? avoided)
+    {
+        TagList tags = default;
+        tags.Add("costaware.cache.name", cache);
+        if (includeScope)
+        {
+            AddScope(ref tags, scope);
+        }
+
+        if (avoided is > 0m && _costAvoided.Enabled)
+        {
+            _costAvoided.Add((double)avoided.GetValueOrDefault(), tags);
+        }
+
+        tags.Add("costaware.cache.result", result);
+        _cacheLookups.Add(1, tags);
+    }
+
+    public void RecordNotStored(string cache, string reason)
+    {
+        TagList tags = default;
+        tags.Add("costaware.cache.name", cache);
+        tags.Add("costaware.cache.reason", reason);
+        _cacheNotStored.Add(1, tags);
+    }
 
     public void Record(CostReceiptEntry entry, CostScope scope, bool includeScope)
     {
@@ -31,12 +65,7 @@ internal sealed class CostAwareMetrics : IDisposable
         tags.Add("costaware.entry.kind", CostEntryKindNames.Of(entry.Kind));
         if (includeScope)
         {
-            AddIfSet(ref tags, "costaware.scope.tenant", scope.Tenant);
-            AddIfSet(ref tags, "costaware.scope.user", scope.User);
-            AddIfSet(ref tags, "costaware.scope.api_key", scope.ApiKey);
-            AddIfSet(ref tags, "costaware.scope.agent", scope.Agent);
-            AddIfSet(ref tags, "costaware.scope.workflow", scope.Workflow);
-            AddIfSet(ref tags, "costaware.scope.feature", scope.Feature);
+            AddScope(ref tags, scope);
         }
 
         if (_calls.Enabled)
@@ -80,6 +109,16 @@ internal sealed class CostAwareMetrics : IDisposable
             tags.Add("gen_ai.token.type", type);
             _tokens.Add(count, tags);
         }
+    }
+
+    private static void AddScope(ref TagList tags, CostScope scope)
+    {
+        AddIfSet(ref tags, "costaware.scope.tenant", scope.Tenant);
+        AddIfSet(ref tags, "costaware.scope.user", scope.User);
+        AddIfSet(ref tags, "costaware.scope.api_key", scope.ApiKey);
+        AddIfSet(ref tags, "costaware.scope.agent", scope.Agent);
+        AddIfSet(ref tags, "costaware.scope.workflow", scope.Workflow);
+        AddIfSet(ref tags, "costaware.scope.feature", scope.Feature);
     }
 
     private static void AddIfSet(ref TagList tags, string name, string? value)

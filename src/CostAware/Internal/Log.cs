@@ -10,6 +10,11 @@ internal static partial class Log
     public const int LedgerFailedEventId = 4;
     public const int CallbackFailedEventId = 5;
     public const int UnknownModelThrownEventId = 6;
+    public const int PromptCacheInvalidEntryEventId = 7;
+    public const int PromptCacheNotStoredEventId = 8;
+    public const int PromptCacheUnkeyableEventId = 9;
+    public const int PromptCacheHitEventId = 10;
+    public const int PromptCacheWriteFailedEventId = 11;
 
     [LoggerMessage(UnpricedModelEventId, LogLevel.Warning,
         "Model '{ModelId}' is not in the price catalog; its calls are recorded as unpriced (tokens counted, cost unknown). Add it under CostAware:Prices or load a price file.")]
@@ -34,4 +39,24 @@ internal static partial class Log
     [LoggerMessage(UnknownModelThrownEventId, LogLevel.Error,
         "Model '{ModelId}' is not in the price catalog and UnknownModelPolicy is Throw; the call used {InputTokens} input and {OutputTokens} output tokens.")]
     public static partial void UnknownModelThrown(ILogger logger, string? modelId, long inputTokens, long outputTokens);
+
+    [LoggerMessage(PromptCacheInvalidEntryEventId, LogLevel.Warning,
+        "A prompt-cache entry could not be read ({Reason}); it was treated as a miss and replaced.")]
+    public static partial void PromptCacheInvalidEntry(ILogger logger, string reason);
+
+    [LoggerMessage(PromptCacheNotStoredEventId, LogLevel.Debug,
+        "An answer from '{ModelId}' was not stored in the prompt cache: {Reason}.")]
+    public static partial void PromptCacheNotStored(ILogger logger, string? modelId, string reason);
+
+    [LoggerMessage(PromptCacheUnkeyableEventId, LogLevel.Debug,
+        "A request was passed through the prompt cache uncached: its options set a RawRepresentationFactory, or it holds content that cannot be serialised.")]
+    public static partial void PromptCacheUnkeyable(ILogger logger);
+
+    [LoggerMessage(PromptCacheHitEventId, LogLevel.Debug,
+        "Prompt-cache hit for '{ModelId}': {Avoided} USD not spent.")]
+    public static partial void PromptCacheHit(ILogger logger, string? modelId, decimal? avoided);
+
+    [LoggerMessage(PromptCacheWriteFailedEventId, LogLevel.Warning,
+        "Replacing an unreadable prompt-cache entry failed; the answer was still returned.")]
+    public static partial void PromptCacheWriteFailed(ILogger logger, Exception exception);
 }

@@ -1,0 +1,87 @@
+using CostAware;
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.Caching.StackExchangeRedis;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Puts CostAware's shared state in Redis: today the prompt cache's second level.</summary>
+public static class CostAwareRedisServiceCollectionExtensions
+{
+    /// <summary>
+    /// Uses Redis when the section sets <see cref="CostAwareRedisOptions.Configuration"/>, and process memory when it
+    /// does not: an app moves from one node to many by configuration alone.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="section">The configuration section, usually <c>CostAware:Redis</c>.</param>
+    /// <returns><paramref name="services"/>, for chaining.</returns>
+    /// <remarks>
+    /// With a configuration string, registers one shared <see cref="IConnectionMultiplexer"/> (unless the app
+    /// registered one) and an <see cref="IDistributedCache"/> over it, which the prompt cache's HybridCache uses as its
+    /// second level. The connection does not fail start-up while Redis is down: the caches fall back to memory,
+    /// log, and reconnect. Call <c>AddCostAware</c> as well.
+    /// </remarks>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The section has a key that <see cref="CostAwareRedisOptions"/> does not.</exception>
+    /// <exception cref="OptionsValidationException">The options are not valid.</exception>
+    public static IServiceCollection AddCostAwareRedis(this IServiceCollection services, IConfigurationSection section)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(section);
+        CostAwareRedisOptions bound = new();
+        section.Bind(bound, static o => o.ErrorOnUnknownConfiguration = true);
+        return AddCore(services, bound);
+    }
+
+    /// <summary>Uses Redis with options set in code; with no <see cref="CostAwareRedisOptions.Configuration"/>, process memory.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets the options; it runs once, now.</param>
+    /// <returns><paramref name="services"/>, for chaining.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="OptionsValidationException">The options are not valid.</exception>
+    public static IServiceCollection AddCostAwareRedis(this IServiceCollection services, Action<CostAwareRedisOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        CostAwareRedisOptions options = new();
+        configure(options);
+        return AddCore(services, options);
+    }
+
+    private static IServiceCollection AddCore(IServiceCollection services, CostAwareRedisOptions options)
+    {
+        // Checked now: the decision to use Redis is taken at registration.
+        List<ValidationResult> results = [];
+        if (!Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true))
+        {
+            throw new OptionsValidationException(
+                nameof(CostAwareRedisOptions), typeof(CostAwareRedisOptions), results.Select(static r => $"CostAware:Redis: {r.ErrorMessage}"));
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Configuration))
+        {
+            return services;
+        }
+
+        string configuration = options.Configuration;
+        services.TryAddSingleton<IConnectionMultiplexer>(_ =>
+        {
+            ConfigurationOptions redis = ConfigurationOptions.Parse(configuration);
+            // Start even while Redis is down; StackExchange.Redis keeps reconnecting, and the caches use memory meanwhile.
+            redis.AbortOnConnectFail = false;
+            return ConnectionMultiplexer.Connect(redis);
+        });
+
+        _ = services.AddStackExchangeRedisCache(static _ => { });
+        _ = services.AddOptions<RedisCacheOptions>().Configure<IServiceProvider>((redisCache, provider) =>
+        {
+            redisCache.InstanceName = options.InstanceName;
+            redisCache.ConnectionMultiplexerFactory = () => Task.FromResult(provider.GetRequiredService<IConnectionMultiplexer>());
+        });
+        return services;
+    }
+}
