@@ -105,7 +105,7 @@ internal sealed class PromptCacheKeyBuilder(string prefix, PromptCacheKeyAlgorit
     private bool WriteMessage(CanonicalWriter writer, ChatMessage message)
     {
         writer.Tag((byte)'<');
-        writer.String(message.Role.Value);
+        writer.String(CanonicalRole(message.Role));
         writer.String(message.AuthorName);
         IList<AIContent> contents = message.Contents;
         writer.Int32(contents.Count);
@@ -119,6 +119,14 @@ internal sealed class PromptCacheKeyBuilder(string prefix, PromptCacheKeyAlgorit
 
         return true;
     }
+
+    // Roles compare case-insensitively (ChatRole's own equality), so "USER" and "user" are one role.
+    private static string CanonicalRole(ChatRole role) =>
+        role == ChatRole.User ? "user"
+        : role == ChatRole.Assistant ? "assistant"
+        : role == ChatRole.System ? "system"
+        : role == ChatRole.Tool ? "tool"
+        : role.Value.ToLowerInvariant();
 
     private bool WriteContent(CanonicalWriter writer, AIContent content)
     {
