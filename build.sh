@@ -15,10 +15,37 @@ build() {
   dotnet build CostAware.sln -c "$configuration" -nologo -clp:ErrorsOnly
 }
 
-# Services the suite needs are installed and started here. The foundation needs none; the caching and budget
-# stages add redis-server (Debian package) on a free loopback port.
-start_services() { :; }
-stop_services() { :; }
+# Services the suite needs: a real redis-server (Debian package) on a free loopback port, for the prompt cache's
+# second level. Its address reaches the tests as COSTAWARE_TEST_REDIS.
+redis_pid=""
+start_services() {
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "installing redis-server (Debian package)"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+  fi
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  mkdir -p .tmp
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no >.tmp/redis.log 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 1 50); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  redis-cli -p "$port" ping >/dev/null || { echo "redis-server did not start; see .tmp/redis.log" >&2; exit 1; }
+  export COSTAWARE_TEST_REDIS="127.0.0.1:$port"
+  echo "redis-server on $COSTAWARE_TEST_REDIS"
+}
+
+stop_services() {
+  if [ -n "$redis_pid" ]; then
+    kill "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+  fi
+}
 
 run_tests() {
   rm -rf "$results"
