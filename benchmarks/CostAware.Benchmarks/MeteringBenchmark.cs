@@ -11,7 +11,7 @@ namespace CostAware.Benchmarks;
 public class MeteringBenchmark
 {
     private static readonly ChatMessage[] Messages = [new(ChatRole.User, "Janet’s ducks lay 16 eggs per day. How much does she make?")];
-    private static readonly ChatResponseUpdate[] Updates =
+    internal static readonly ChatResponseUpdate[] Updates =
     [
         new(ChatRole.Assistant, "She makes ") { ModelId = "gpt-4o-2024-08-06" },
         new(null, "$18 every day."),
@@ -62,34 +62,5 @@ public class MeteringBenchmark
         }
 
         return n;
-    }
-
-    private sealed class InProcessProvider : IChatClient
-    {
-        private readonly ChatClientMetadata _metadata = new("openai", null, "gpt-4o");
-
-        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-            Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "She makes $18 every day."))
-            {
-                ModelId = "gpt-4o-2024-08-06",
-                Usage = new UsageDetails { InputTokenCount = 1_157, CachedInputTokenCount = 512, OutputTokenCount = 213 },
-            });
-
-        public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
-        {
-            foreach (ChatResponseUpdate update in Updates)
-            {
-                yield return update;
-            }
-
-            await Task.CompletedTask;
-        }
-
-        public object? GetService(Type serviceType, object? serviceKey = null) =>
-            serviceType == typeof(ChatClientMetadata) ? _metadata : null;
-
-        public void Dispose()
-        {
-        }
     }
 }

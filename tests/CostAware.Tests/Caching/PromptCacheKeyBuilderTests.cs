@@ -119,6 +119,7 @@ public class PromptCacheKeyBuilderTests
         ("tool", (_, o) => o.Tools = [AIFunctionFactory.Create((int a, int b) => a + b, "add")]),
         ("tool mode", (_, o) => { o.Tools = [AIFunctionFactory.Create((int a) => a, "id")]; o.ToolMode = ChatToolMode.RequireAny; }),
         ("provider option", (_, o) => (o.AdditionalProperties ??= [])["reasoning_effort"] = "high"),
+        ("message property", (m, _) => (m[^1].AdditionalProperties ??= [])["cache_control"] = "ephemeral"),
     ];
 
     [Fact]
@@ -183,9 +184,9 @@ public class PromptCacheKeyBuilderTests
         ChatMessage[] messages = [new(ChatRole.System, "You are a careful math tutor."), new(ChatRole.User, "What is 9 + 9?")];
         ChatOptions options = new() { ModelId = "gpt-4o-mini", Temperature = 0f, MaxOutputTokens = 256, StopSequences = ["\n\n"] };
 
-        Assert.Equal("costaware:prompt:v1:t97f8319605f084f4:0edcaef6fc1dc890bf40ab14171eea11", Key(messages, options));
+        Assert.Equal("costaware:prompt:v1:t97f8319605f084f4:101a5e4a72417625b410ef135a12b7ed", Key(messages, options));
         Assert.Equal(
-            "costaware:prompt:v1:t97f8319605f084f4:0edcaef6fc1dc890bf40ab14171eea11".Length + 32,
+            "costaware:prompt:v1:t97f8319605f084f4:101a5e4a72417625b410ef135a12b7ed".Length + 32,
             Key(messages, options, keys: new PromptCacheKeyBuilder("costaware:prompt", PromptCacheKeyAlgorithm.Sha256))!.Length);
     }
 

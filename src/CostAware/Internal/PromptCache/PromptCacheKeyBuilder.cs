@@ -107,6 +107,11 @@ internal sealed class PromptCacheKeyBuilder(string prefix, PromptCacheKeyAlgorit
         writer.Tag((byte)'<');
         writer.String(CanonicalRole(message.Role));
         writer.String(message.AuthorName);
+        if (!WriteAdditionalProperties(writer, message.AdditionalProperties))
+        {
+            return false;
+        }
+
         IList<AIContent> contents = message.Contents;
         writer.Int32(contents.Count);
         for (int i = 0; i < contents.Count; i++)
