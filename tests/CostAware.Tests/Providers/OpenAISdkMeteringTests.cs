@@ -9,7 +9,8 @@ namespace CostAware.Tests.Providers;
 // recorded chat-completions JSON: the receipt is exact for cached and reasoning tokens.
 public class OpenAISdkMeteringTests
 {
-    private const string Completion = """
+    // Shared with the prompt-cache test: a recorded o3 completion with cached and reasoning tokens.
+    internal const string Completion = """
         {"id":"chatcmpl-1","object":"chat.completion","created":1763900000,"model":"o3-2025-04-16",
          "choices":[{"index":0,"message":{"role":"assistant","content":"The answer is 18."},"finish_reason":"stop"}],
          "usage":{"prompt_tokens":12000,"completion_tokens":3000,"total_tokens":15000,

@@ -11,13 +11,7 @@ namespace CostAware.Tests.Providers;
 // avoids exactly what the first call spent.
 public sealed class OpenAISdkPromptCacheTests
 {
-    private const string Completion = """
-        {"id":"chatcmpl-1","object":"chat.completion","created":1763900000,"model":"o3-2025-04-16",
-         "choices":[{"index":0,"message":{"role":"assistant","content":"The answer is 18."},"finish_reason":"stop"}],
-         "usage":{"prompt_tokens":12000,"completion_tokens":3000,"total_tokens":15000,
-                  "prompt_tokens_details":{"cached_tokens":8000,"audio_tokens":0},
-                  "completion_tokens_details":{"reasoning_tokens":2500,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}
-        """;
+    private const string Completion = OpenAISdkMeteringTests.Completion;
 
     private const string Truncated = """
         {"id":"chatcmpl-2","object":"chat.completion","created":1763900000,"model":"o3-2025-04-16",
