@@ -195,7 +195,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         }
         catch (PromptCacheNotStoredException ex) when (ex.Miss == miss)
         {
-            return await CompleteMissAsync(request, miss.Response!, ex.Reason);
+            return AttachReceipt(request, miss.Response!);
         }
         catch (PromptCacheNotStoredException)
         {
@@ -205,7 +205,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
 
         if (miss.HasStarted)
         {
-            return await CompleteMissAsync(request, miss.Response!, notStoredReason: null);
+            return AttachReceipt(request, miss.Response!);
         }
 
         ChatResponse? hit = TryRehydrate(entry);
@@ -350,6 +350,10 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             miss.Response = response;
             entry = PromptCacheCapture.TryCreate(
                 response, _allowToolCalls, StoredCalls(request.Receipt, firstEntry, response.Usage, response.ModelId), _timeProvider.GetUtcNow(), out reason);
+
+            // Settled here rather than by the caller: the call is paid for even if its caller has stopped waiting
+            // (HybridCache finishes a miss that other callers still wait for).
+            await SettleMissAsync(request, response.ModelId, reason);
         }
         else
         {
@@ -438,10 +442,9 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         return null;
     }
 
-    private async ValueTask<ChatResponse> CompleteMissAsync(PromptCacheRequest request, ChatResponse response, string? notStoredReason)
+    private static ChatResponse AttachReceipt(PromptCacheRequest request, ChatResponse response)
     {
         (response.AdditionalProperties ??= [])[CostAwareProperties.Receipt] = request.Receipt;
-        await SettleMissAsync(request, response.ModelId, notStoredReason);
         return response;
     }
 
@@ -481,7 +484,8 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             await ReplaceAsync(request, entry);
         }
 
-        return await CompleteMissAsync(request, response, reason);
+        await SettleMissAsync(request, response.ModelId, reason);
+        return AttachReceipt(request, response);
     }
 
     private async ValueTask ReplaceAsync(PromptCacheRequest request, PromptCacheEntry? entry)

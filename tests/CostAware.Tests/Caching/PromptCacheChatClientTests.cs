@@ -327,6 +327,32 @@ public sealed class PromptCacheChatClientTests : IDisposable
     }
 
     [Fact]
+    public async Task GetResponseAsync_OwnerCancelsWhileAnotherWaits_AnswerStoredAndPaidCallRecorded()
+    {
+        TaskCompletionSource gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        _inner.GetResponseAsyncCallback = async (_, _, _) =>
+        {
+            await gate.Task;
+            return Answer();
+        };
+        IChatClient client = Pipeline();
+        using CancellationTokenSource cts = new();
+
+        Task<ChatResponse> owner = client.GetResponseAsync("q", cancellationToken: cts.Token);
+        Task<ChatResponse> waiter = client.GetResponseAsync("q");
+        await cts.CancelAsync();
+        _ = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => owner);
+        gate.SetResult();
+        ChatResponse served = await waiter;
+
+        Assert.Equal(1, _inner.Calls);
+        Assert.Equal(CostEntryKind.CacheHit, Assert.Single(served.GetCostReceipt()!.Entries).Kind);
+        List<CostLedgerRecord> rows = await _ledger.QueryAsync(CostLedgerQuery.All).ToListAsync();
+        Assert.Equal(AnswerCost, Assert.Single(rows, r => r.Entry.Kind == CostEntryKind.ProviderCall).Entry.Cost!.Value.Total);
+        Assert.Single(rows, r => r.Entry.Kind == CostEntryKind.CacheHit);
+    }
+
+    [Fact]
     public async Task GetResponseAsync_ConcurrentMissesWithUnstorableAnswer_EachCallerGetsItsOwn()
     {
         const int Callers = 4;
