@@ -1,3 +1,4 @@
+using System.Text;
 using CostAware.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Caching.Hybrid;
@@ -444,12 +445,6 @@ public sealed class PromptCacheChatClientTests : IDisposable
         Assert.Equal(2, rows.Count);
         Assert.True(rows[0].Entry.IsEstimated);
         Assert.False(rows[1].Entry.IsEstimated);
-
-        static async IAsyncEnumerable<ChatResponseUpdate> FirstChunkThenHang([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
-        {
-            yield return new ChatResponseUpdate(ChatRole.Assistant, "1") { ModelId = "gpt-4o-2024-08-06" };
-            await new TaskCompletionSource().Task.WaitAsync(ct);
-        }
     }
 
     [Fact]
@@ -538,6 +533,101 @@ public sealed class PromptCacheChatClientTests : IDisposable
         CollectedMeasurement<double> saved = Assert.Single(avoided.GetMeasurementSnapshot());
         Assert.Equal((double)AnswerCost, saved.Value);
         Assert.Equal("acme", saved.Tags["costaware.scope.tenant"]);
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_CancelledMidStream_NotStored()
+    {
+        int n = 0;
+        _inner.GetStreamingResponseAsyncCallback = (_, _, ct) => Interlocked.Increment(ref n) == 1 ? FirstChunkThenHang(ct) : TestChatClient.Yield(Updates("1", "8"), cancellationToken: ct);
+        IChatClient client = Pipeline();
+        using CancellationTokenSource cts = new();
+
+        _ = await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync("q", cancellationToken: cts.Token))
+            {
+                await cts.CancelAsync();
+            }
+        });
+        (string text, _, _) = await Stream(client, "q");
+
+        Assert.Equal("18", text);
+        Assert.Equal(2, _inner.Calls);
+    }
+
+    [Fact]
+    public async Task HybridCacheWithoutCostAwareSerializer_EntriesStillTravelThroughL2InCostAwareFormat()
+    {
+        // Two nodes whose HybridCache was registered by the app alone (System.Text.Json for unknown types), sharing L2.
+        SharedDistributedCache l2 = new();
+        HybridCache NodeCache()
+        {
+            ServiceCollection services = new();
+            services.AddSingleton<Microsoft.Extensions.Caching.Distributed.IDistributedCache>(l2);
+            _ = services.AddHybridCache();
+            return services.BuildServiceProvider().GetRequiredService<HybridCache>();
+        }
+
+        TestChatClient innerA = new() { GetResponseAsyncCallback = (_, _, _) => Task.FromResult(Answer()) };
+        TestChatClient innerB = new() { GetResponseAsyncCallback = (_, _, _) => Task.FromResult(Answer()) };
+        using PromptCacheChatClient a = new(innerA, NodeCache());
+        using PromptCacheChatClient b = new(innerB, NodeCache());
+
+        _ = await a.GetResponseAsync("q");
+        for (int i = 0; i < 200 && l2.Count == 0; i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System);
+        }
+
+        ChatResponse hit = await b.GetResponseAsync("q");
+
+        Assert.Equal(0, innerB.Calls);
+        Assert.Equal("18", hit.Text);
+        Assert.Equal(AnswerCost, hit.GetCostReceipt()!.Avoided);
+        Assert.Contains("Q0FQQw", Encoding.UTF8.GetString(l2.Values.Single()), StringComparison.Ordinal); // base64 of "CAPC"
+    }
+
+    private static async IAsyncEnumerable<ChatResponseUpdate> FirstChunkThenHang([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        yield return new ChatResponseUpdate(ChatRole.Assistant, "1") { ModelId = "gpt-4o-2024-08-06" };
+        await new TaskCompletionSource().Task.WaitAsync(ct);
+    }
+
+    // An IDistributedCache that HybridCache does not recognise as its own memory cache, so it is used as a real L2.
+    private sealed class SharedDistributedCache : Microsoft.Extensions.Caching.Distributed.IDistributedCache
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _values = new();
+
+        public int Count => _values.Count;
+
+        public ICollection<byte[]> Values => _values.Values;
+
+        public byte[]? Get(string key) => _values.TryGetValue(key, out byte[]? v) ? v : null;
+
+        public Task<byte[]?> GetAsync(string key, CancellationToken token = default) => Task.FromResult(Get(key));
+
+        public void Refresh(string key)
+        {
+        }
+
+        public Task RefreshAsync(string key, CancellationToken token = default) => Task.CompletedTask;
+
+        public void Remove(string key) => _values.TryRemove(key, out _);
+
+        public Task RemoveAsync(string key, CancellationToken token = default)
+        {
+            Remove(key);
+            return Task.CompletedTask;
+        }
+
+        public void Set(string key, byte[] value, Microsoft.Extensions.Caching.Distributed.DistributedCacheEntryOptions options) => _values[key] = value;
+
+        public Task SetAsync(string key, byte[] value, Microsoft.Extensions.Caching.Distributed.DistributedCacheEntryOptions options, CancellationToken token = default)
+        {
+            Set(key, value, options);
+            return Task.CompletedTask;
+        }
     }
 
     [Fact]

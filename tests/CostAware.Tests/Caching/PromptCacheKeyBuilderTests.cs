@@ -30,7 +30,7 @@ public class PromptCacheKeyBuilderTests
             Gen.Select(Gen.String[Gen.Char.AlphaNumeric, 1, 8], Gen.Int).Array[0, 3],
             Gen.Bool)
         .Select(static (m, t, p, max, seed, stops, extra, json) =>
-            new Request(m, t, p, max, seed, [.. stops.Distinct()], [.. extra.DistinctBy(e => e.Item1)], json));
+            new Request(m, t, p, max, seed, [.. stops.Distinct()], [.. extra.DistinctBy(e => e.Item1, StringComparer.OrdinalIgnoreCase)], json));
 
     private static readonly JsonElement Schema = JsonDocument.Parse("""{"type":"object","properties":{"answer":{"type":"integer"},"why":{"type":"string"}},"required":["answer"]}""").RootElement;
     private static readonly JsonElement SchemaReordered = JsonDocument.Parse("""
@@ -62,7 +62,7 @@ public class PromptCacheKeyBuilderTests
     }
 
     // The same request, built differently: an array instead of a list, contents set after construction, stop
-    // sequences and extra properties in reverse order, the schema's members reordered and reformatted, JSON
+    // sequences and extra properties in reverse order and other case, the schema's members reordered and reformatted, JSON
     // numbers instead of ints, and CostAware's own keys added (which never change the answer).
     private static (ChatMessage[], ChatOptions) BuildOtherWay(Request r)
     {
@@ -76,7 +76,8 @@ public class PromptCacheKeyBuilderTests
         options.AdditionalProperties![CostAwareProperties.Receipt] = "ignored";
         foreach ((string key, int value) in r.Extra.Reverse())
         {
-            options.AdditionalProperties[key] = JsonSerializer.SerializeToElement(value);
+            // Property names compare case-insensitively, as AdditionalPropertiesDictionary does.
+            options.AdditionalProperties[key.ToUpperInvariant()] = JsonSerializer.SerializeToElement(value);
         }
 
         options.StopSequences = r.Stops.Length == 0 ? null : [.. r.Stops.Reverse()];

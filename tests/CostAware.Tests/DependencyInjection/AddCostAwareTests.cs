@@ -93,4 +93,45 @@ public class AddCostAwareTests
         Assert.Throws<ArgumentNullException>(() => new ServiceCollection().AddCostAware((Action<CostAwareOptions>)null!));
         Assert.Throws<ArgumentNullException>(() => ((ChatClientBuilder)null!).UseTokenMetering());
     }
+
+    [Fact]
+    public async Task AddCostAware_PromptCacheSection_UsedByUsePromptCache()
+    {
+        ServiceCollection services = new();
+        services.AddCostAware(Section(new()
+        {
+            ["CostAware:PromptCache:CacheToolCallResponses"] = "true",
+            ["CostAware:PromptCache:SharedPartitions:0"] = "public-faq",
+            ["CostAware:Redis:InstanceName"] = "app:",
+        }));
+        TestChatClient inner = new()
+        {
+            GetResponseAsyncCallback = (_, _, _) => Task.FromResult(new ChatResponse(
+                new ChatMessage(ChatRole.Assistant, [new FunctionCallContent("c1", "lookup")])) { FinishReason = ChatFinishReason.ToolCalls }),
+        };
+        services.AddChatClient(inner).UsePromptCache();
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        IChatClient client = provider.GetRequiredService<IChatClient>();
+        ChatOptions faq = new ChatOptions().WithCacheControl(new CacheControl { SharedPartition = "public-faq" });
+
+        _ = await client.GetResponseAsync("q", faq);
+        _ = await client.GetResponseAsync("q", faq);
+
+        Assert.Equal(1, inner.Calls);
+    }
+
+    [Fact]
+    public void AddCostAware_InvalidPromptCacheSection_FailsValidationNamingTheField()
+    {
+        ServiceCollection services = new();
+        services.AddCostAware(Section(new()
+        {
+            ["CostAware:PromptCache:TimeToLive"] = "01:00:00",
+            ["CostAware:PromptCache:LocalTimeToLive"] = "02:00:00",
+        }));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        OptionsValidationException ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<CostAwareOptions>>().Value);
+        Assert.Contains("PromptCache:LocalTimeToLive (02:00:00) must not exceed PromptCache:TimeToLive (01:00:00).", ex.Failures);
+    }
 }

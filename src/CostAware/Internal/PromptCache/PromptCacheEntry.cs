@@ -7,6 +7,7 @@ namespace CostAware.Internal.PromptCache;
 // A stored answer. Immutable, so HybridCache keeps the instance itself in L1 and a hit costs no deserialisation;
 // every hit builds fresh response objects from it, so callers may mutate what they get.
 [ImmutableObject(true)]
+[System.Text.Json.Serialization.JsonConverter(typeof(PromptCacheEntryJsonConverter))]
 internal sealed class PromptCacheEntry
 {
     private PromptCacheEntry(string? invalidReason) => InvalidReason = invalidReason;

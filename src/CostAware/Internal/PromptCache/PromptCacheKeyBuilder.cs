@@ -398,10 +398,11 @@ internal sealed class PromptCacheKeyBuilder(string prefix, PromptCacheKeyAlgorit
             }
         }
 
-        Array.Sort(names, StringComparer.Ordinal);
+        // Names compare case-insensitively, as AdditionalPropertiesDictionary does: "Seed" and "seed" are one property.
+        Array.Sort(names, StringComparer.OrdinalIgnoreCase);
         foreach (string name in names)
         {
-            writer.String(name);
+            writer.String(name.ToLowerInvariant());
             if (!WriteValue(writer, properties[name]))
             {
                 return false;
