@@ -544,6 +544,8 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             (entry, forward) = await JoinAsync(pendingTask, miss);
         }
 
+        // Not this caller's miss: its relay state is never used.
+        miss.Dispose();
         ChatResponse? hit = entry is null ? null : TryRehydrate(entry);
         if (hit is null)
         {
