@@ -15,6 +15,7 @@ internal static partial class Log
     public const int PromptCacheUnkeyableEventId = 9;
     public const int PromptCacheHitEventId = 10;
     public const int PromptCacheWriteFailedEventId = 11;
+    public const int MeteringOutsideStageEventId = 12;
 
     [LoggerMessage(UnpricedModelEventId, LogLevel.Warning,
         "Model '{ModelId}' is not in the price catalog; its calls are recorded as unpriced (tokens counted, cost unknown). Add it under CostAware:Prices or load a price file.")]
@@ -59,4 +60,8 @@ internal static partial class Log
     [LoggerMessage(PromptCacheWriteFailedEventId, LogLevel.Warning,
         "Replacing an unreadable prompt-cache entry failed; the answer was still returned.")]
     public static partial void PromptCacheWriteFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(MeteringOutsideStageEventId, LogLevel.Warning,
+        "UseTokenMetering() sits outside another CostAware stage: a response already carried a receipt, which was adopted instead of metering the call again. Place UseTokenMetering() innermost, next to the provider client.")]
+    public static partial void MeteringOutsideStage(ILogger logger);
 }

@@ -39,6 +39,7 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
     private readonly bool _includeScopeInMetrics;
     private readonly Func<OnMeteredArguments, ValueTask>? _onMetered;
     private ChatClientMetadata? _metadata;
+    private bool _warnedMisplaced;
 
     /// <summary>Initializes a new instance of the <see cref="TokenMeteringChatClient"/> class.</summary>
     /// <param name="innerClient">The provider client to meter.</param>
@@ -91,8 +92,17 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         ArgumentNullException.ThrowIfNull(messages);
         CallContext call = Prepare(options);
         ChatResponse response = await base.GetResponseAsync(messages, call.Forwarded, cancellationToken);
+        CostReceipt? inner = response.GetCostReceipt();
         (response.AdditionalProperties ??= [])[CostAwareProperties.Receipt] = call.Receipt;
-        await SettleAsync(call, messages, response.Usage, response.ModelId, response, streamedText: null, cancellationToken);
+        if (inner is { Entries.Length: > 0 } && !ReferenceEquals(inner, call.Receipt))
+        {
+            Adopt(call, inner);
+        }
+        else
+        {
+            await SettleAsync(call, messages, response.Usage, response.ModelId, response, streamedText: null, cancellationToken);
+        }
+
         return response;
     }
 
@@ -123,6 +133,7 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         string? responseId = null;
         string? conversationId = null;
         bool started = false;
+        CostReceipt? inner = null;
 
         IAsyncEnumerator<ChatResponseUpdate> updates = base.GetStreamingResponseAsync(messages, call.Forwarded, cancellationToken)
             .GetAsyncEnumerator(cancellationToken);
@@ -132,6 +143,14 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
             {
                 ChatResponseUpdate update = updates.Current;
                 started = true;
+                if (update.AdditionalProperties is not null && update.GetCostReceipt() is { } innerReceipt && !ReferenceEquals(innerReceipt, call.Receipt))
+                {
+                    // Another CostAware stage inside this one already accounted for the stream; its receipt is adopted
+                    // below, and this stage's own receipt update replaces its.
+                    inner = innerReceipt;
+                    continue;
+                }
+
                 modelId ??= update.ModelId;
                 responseId ??= update.ResponseId;
                 conversationId ??= update.ConversationId;
@@ -159,7 +178,11 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
             await updates.DisposeAsync();
             // A stream that failed before its first update was refused by the provider, like a non-streaming call
             // that threw, and is not metered; one that produced anything is.
-            if (started)
+            if (inner is { Entries.Length: > 0 })
+            {
+                Adopt(call, inner);
+            }
+            else if (started)
             {
                 await SettleAsync(call, messages, usage, modelId, response: null, text, CancellationToken.None);
             }
@@ -203,6 +226,26 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         CostReceiptEntry entry = _pricer.Price(
             CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, call.Batch, _timeProvider.GetUtcNow(), StageName, mayThrow: !isStreaming);
         await CompleteAsync(call, entry, isStreaming, cancellationToken);
+    }
+
+    // This stage sits outside another CostAware stage (a cache, or a second metering stage), whose response already
+    // carries a receipt: metering the call again would charge a cache hit as an estimated provider call. The inner
+    // entries are taken over instead, and the misplacement is reported once.
+    // The inner stage opened, and recorded, its own receipt: its entries are copied onto this one for the caller, and
+    // this receipt is not recorded again. An inner receipt with no entries (a cache that forwarded a miss with no
+    // metering inside it) accounts for nothing, so such a call is metered here as usual.
+    private void Adopt(CallContext call, CostReceipt inner)
+    {
+        if (!_warnedMisplaced)
+        {
+            _warnedMisplaced = true;
+            Log.MeteringOutsideStage(_logger);
+        }
+
+        foreach (CostReceiptEntry entry in inner.Entries)
+        {
+            call.Receipt.Add(entry);
+        }
     }
 
     private CallContext Prepare(ChatOptions? options)

@@ -631,6 +631,31 @@ public sealed class PromptCacheChatClientTests : IDisposable
     }
 
     [Fact]
+    public async Task MeteringPlacedOutsideTheCache_HitNotChargedMissChargedOnce()
+    {
+        _inner.GetResponseAsyncCallback = (_, _, _) => Task.FromResult(Answer());
+        _inner.GetStreamingResponseAsyncCallback = (_, _, ct) => TestChatClient.Yield(Updates("1", "8"), cancellationToken: ct);
+        ServiceCollection services = new();
+        services.AddCostAware();
+        services.AddSingleton<ICostLedger>(_ledger);
+        _services = services.BuildServiceProvider();
+        IChatClient misordered = new ChatClientBuilder(_inner).UseTokenMetering().UsePromptCache().Build(_services);
+
+        ChatResponse miss = await misordered.GetResponseAsync("q");
+        ChatResponse hit = await misordered.GetResponseAsync("q");
+        (_, CostReceipt? streamedHit, _) = await Stream(misordered, "q");
+
+        Assert.Equal(AnswerCost, miss.GetCostReceipt()!.Spent);
+        Assert.Equal(0m, hit.GetCostReceipt()!.Spent);
+        Assert.Equal(AnswerCost, hit.GetCostReceipt()!.Avoided);
+        Assert.Equal(0m, streamedHit!.Spent);
+        Assert.Equal(AnswerCost, streamedHit.Avoided);
+        List<CostLedgerRecord> rows = await _ledger.QueryAsync(CostLedgerQuery.All).ToListAsync();
+        Assert.Equal(AnswerCost, rows.Sum(r => r.Entry.Cost?.Total ?? 0m));
+        Assert.Equal(2 * AnswerCost, rows.Sum(r => r.Entry.CostAvoided ?? 0m));
+    }
+
+    [Fact]
     public void GetService_ReturnsStage()
     {
         IChatClient client = Pipeline();
