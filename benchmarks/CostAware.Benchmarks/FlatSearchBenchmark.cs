@@ -1,0 +1,90 @@
+using BenchmarkDotNet.Attributes;
+
+namespace CostAware.Benchmarks;
+
+// Exact top-10 search over one partition of seeded random unit vectors: FlatVectorIndex (TensorPrimitives dot products,
+// heap, parallel parts above 32k rows) against the naive scalar loop, in the same run.
+[MemoryDiagnoser]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 10)]
+public class FlatSearchBenchmark
+{
+    private FlatVectorIndex _index = null!;
+    private float[] _rows = null!;
+    private float[] _query = null!;
+    private readonly VectorMatch[] _results = new VectorMatch[10];
+
+    [Params(10_000, 100_000)]
+    public int Rows { get; set; }
+
+    [Params(384)]
+    public int Dimensions { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        Random random = new(2026);
+        _index = new FlatVectorIndex(Dimensions);
+        _rows = new float[Rows * Dimensions];
+        float[] v = new float[Dimensions];
+        for (int r = 0; r < Rows; r++)
+        {
+            double norm = 0;
+            for (int d = 0; d < Dimensions; d++)
+            {
+                v[d] = (float)((random.NextDouble() * 2) - 1);
+                norm += v[d] * v[d];
+            }
+
+            for (int d = 0; d < Dimensions; d++)
+            {
+                v[d] = (float)(v[d] / Math.Sqrt(norm));
+            }
+
+            v.CopyTo(_rows, r * Dimensions);
+            _index.Add("p", r, v);
+        }
+
+        _query = new float[Dimensions];
+        for (int d = 0; d < Dimensions; d++)
+        {
+            _query[d] = (float)((random.NextDouble() * 2) - 1);
+        }
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _index.Dispose();
+
+    // A scalar dot product per row and an insertion-sorted top 10.
+    [Benchmark(Baseline = true)]
+    public float NaiveScalarLoop()
+    {
+        Span<float> best = stackalloc float[10];
+        best.Fill(float.NegativeInfinity);
+        for (int r = 0; r < Rows; r++)
+        {
+            float dot = 0;
+            int offset = r * Dimensions;
+            for (int d = 0; d < Dimensions; d++)
+            {
+                dot += _rows[offset + d] * _query[d];
+            }
+
+            if (dot > best[9])
+            {
+                int i = 9;
+                while (i > 0 && best[i - 1] < dot)
+                {
+                    best[i] = best[i - 1];
+                    i--;
+                }
+
+                best[i] = dot;
+            }
+        }
+
+        return best[0];
+    }
+
+    [Benchmark]
+    public int FlatVectorIndexSearch() => _index.Search("p", _query, _results);
+}
