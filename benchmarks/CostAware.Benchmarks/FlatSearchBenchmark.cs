@@ -3,7 +3,8 @@ using BenchmarkDotNet.Attributes;
 namespace CostAware.Benchmarks;
 
 // Exact top-10 search over one partition of seeded random unit vectors: FlatVectorIndex (TensorPrimitives dot products,
-// heap, parallel parts above 32k rows) against the naive scalar loop, in the same run.
+// heap, parallel parts above 4 MB of vectors) against the naive scalar loop, and against the memory-bandwidth floor measured
+// in the same run: a read-only SIMD sum over the same bytes, on one thread and on every core.
 [MemoryDiagnoser]
 [SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 10)]
 public class FlatSearchBenchmark
@@ -87,4 +88,23 @@ public class FlatSearchBenchmark
 
     [Benchmark]
     public int FlatVectorIndexSearch() => _index.Search("p", _query, _results);
+
+    // The floor: reading every byte of the rows once, with nothing else to do.
+    [Benchmark]
+    public float ReadOnlyBandwidth1Thread() => System.Numerics.Tensors.TensorPrimitives.Sum(_rows);
+
+    [Benchmark]
+    public float ReadOnlyBandwidthAllCores()
+    {
+        int parts = Environment.ProcessorCount * 8;
+        int perPart = (_rows.Length + parts - 1) / parts;
+        float[] sums = new float[parts];
+        _ = Parallel.For(0, parts, part =>
+        {
+            int from = part * perPart;
+            int to = Math.Min(_rows.Length, from + perPart);
+            sums[part] = from < to ? System.Numerics.Tensors.TensorPrimitives.Sum(_rows.AsSpan(from, to - from)) : 0f;
+        });
+        return sums.Sum();
+    }
 }

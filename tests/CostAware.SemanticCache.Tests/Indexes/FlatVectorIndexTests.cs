@@ -57,7 +57,7 @@ public sealed class FlatVectorIndexTests
     {
         Random random = new(42);
         const int Dims = 16;
-        int count = FlatVectorIndex.ParallelThreshold + 5_001;
+        int count = (FlatVectorIndex.ParallelThresholdFloats / Dims) + 5_001;
         List<(long, float[])> entries = [.. Enumerable.Range(0, count).Select(i => ((long)i, Vector(random, Dims)))];
         using FlatVectorIndex index = new(Dims);
         foreach ((long id, float[] v) in entries)
