@@ -2,7 +2,8 @@ using CsCheck;
 
 namespace CostAware.SemanticCache.Tests.Indexes;
 
-public sealed class FlatVectorIndexTests
+// Flat-index exactness, and the behaviour every index shares (run for each kind).
+public sealed class VectorIndexTests
 {
     private static float[] Vector(Random random, int dims)
     {
@@ -73,10 +74,15 @@ public sealed class FlatVectorIndexTests
         Assert.Equal(Reference(entries, query, 10).Select(static e => e.Id), results.Select(static r => r.Id));
     }
 
-    [Fact]
-    public void Search_NeverCrossesPartitions()
+    public static TheoryData<string> Kinds => ["flat", "int8"];
+
+    private static IVectorIndex Create(string kind, int dims) => kind == "flat" ? new FlatVectorIndex(dims) : new Int8VectorIndex(dims);
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Search_NeverCrossesPartitions(string kind)
     {
-        using FlatVectorIndex index = new(3);
+        using IVectorIndex index = Create(kind, 3);
         index.Add("tenant-a", 1, [1, 0, 0]);
         index.Add("tenant-b", 2, [0, 1, 0]);
         VectorMatch[] results = new VectorMatch[5];
@@ -86,10 +92,11 @@ public sealed class FlatVectorIndexTests
         Assert.Equal(0, index.Search("tenant-c", [1, 0, 0], results));
     }
 
-    [Fact]
-    public void AddRemoveReplace_KeepCountAndResultsConsistent()
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void AddRemoveReplace_KeepCountAndResultsConsistent(string kind)
     {
-        using FlatVectorIndex index = new(2);
+        using IVectorIndex index = Create(kind, 2);
         index.Add("p", 1, [1, 0]);
         index.Add("p", 2, [0, 1]);
         index.Add("p", 3, [-1, 0]);
@@ -105,10 +112,11 @@ public sealed class FlatVectorIndexTests
         Assert.Equal(-1f, results[1].Similarity, 5);
     }
 
-    [Fact]
-    public void Search_SimilarityIsCosineWhateverTheLengths()
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Search_SimilarityIsCosineWhateverTheLengths(string kind)
     {
-        using FlatVectorIndex index = new(2);
+        using IVectorIndex index = Create(kind, 2);
         index.Add("p", 1, [3, 4]);
         VectorMatch[] results = new VectorMatch[1];
 
@@ -118,13 +126,16 @@ public sealed class FlatVectorIndexTests
     }
 
     [Theory]
-    [InlineData(new float[] { 1, 2 }, "The vector has 2 dimensions; this index holds 3.")]
-    [InlineData(new float[] { 1, float.NaN, 0 }, "The vector has a NaN element at index 1.")]
-    [InlineData(new float[] { float.PositiveInfinity, 0, 0 }, "The vector has an infinite element at index 0.")]
-    [InlineData(new float[] { 0, 0, 0 }, "The vector has zero length")]
-    public void AddAndSearch_BadVector_RejectedWithTheReason(float[] vector, string message)
+    [InlineData("flat", new float[] { 1, 2 }, "The vector has 2 dimensions; this index holds 3.")]
+    [InlineData("flat", new float[] { 1, float.NaN, 0 }, "The vector has a NaN element at index 1.")]
+    [InlineData("flat", new float[] { float.PositiveInfinity, 0, 0 }, "The vector has an infinite element at index 0.")]
+    [InlineData("flat", new float[] { 0, 0, 0 }, "The vector has zero length")]
+    [InlineData("int8", new float[] { 1, 2 }, "The vector has 2 dimensions; this index holds 3.")]
+    [InlineData("int8", new float[] { 1, float.NaN, 0 }, "The vector has a NaN element at index 1.")]
+    [InlineData("int8", new float[] { 0, 0, 0 }, "The vector has zero length")]
+    public void AddAndSearch_BadVector_RejectedWithTheReason(string kind, float[] vector, string message)
     {
-        using FlatVectorIndex index = new(3);
+        using IVectorIndex index = Create(kind, 3);
 
         ArgumentException add = Assert.Throws<ArgumentException>(nameof(vector), () => index.Add("p", 1, vector));
         ArgumentException search = Assert.Throws<ArgumentException>("query", () => index.Search("p", vector, new VectorMatch[1]));
@@ -133,10 +144,11 @@ public sealed class FlatVectorIndexTests
         Assert.Equal(0, index.Count);
     }
 
-    [Fact]
-    public async Task ConcurrentSearchesWithAWriter_AlwaysConsistent()
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task ConcurrentSearchesWithAWriter_AlwaysConsistent(string kind)
     {
-        using FlatVectorIndex index = new(8);
+        using IVectorIndex index = Create(kind, 8);
         Random random = new(7);
         for (int i = 0; i < 500; i++)
         {
