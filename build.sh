@@ -56,6 +56,13 @@ run_tests() {
   dotnet test CostAware.sln -c "$configuration" --no-build -nologo \
     --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results"
   status=$?
+  # SIMD kernels again with the wider instruction sets switched off, so that every path of the cascade runs here.
+  for isa in "DOTNET_EnableAVX512F=0" "DOTNET_EnableAVX2=0 DOTNET_EnableAVX512F=0" "DOTNET_EnableHWIntrinsic=0"; do
+    name=$(tr -c 'A-Za-z0-9' '-' <<<"$isa")
+    env $isa dotnet test tests/CostAware.SemanticCache.Tests -c "$configuration" --no-build -nologo \
+      --filter "FullyQualifiedName~Int8DotTests|FullyQualifiedName~Search_EveryLengthFrom1To300" \
+      --logger "trx;LogFileName=kernels-$name.trx" --logger "console;verbosity=minimal" --results-directory "$results" || status=1
+  done
   set -e
   passed=0 failed=0 skipped=0 files=0
   for trx in "$results"/*.trx; do
