@@ -1,3 +1,4 @@
+using CostAware.Internal;
 using CsCheck;
 
 namespace CostAware.SemanticCache.Tests.Indexes;
@@ -58,7 +59,7 @@ public sealed class VectorIndexTests
     {
         Random random = new(42);
         const int Dims = 16;
-        int count = (FlatVectorIndex.ParallelThresholdFloats / Dims) + 5_001;
+        int count = (int)(IndexPartition.ParallelThresholdBytes / (Dims * sizeof(float))) + 5_001;
         List<(long, float[])> entries = [.. Enumerable.Range(0, count).Select(i => ((long)i, Vector(random, Dims)))];
         using FlatVectorIndex index = new(Dims);
         foreach ((long id, float[] v) in entries)

@@ -1,0 +1,86 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+
+namespace CostAware.Internal;
+
+// The partitions of an index by name, the total count, and the boundary check of every vector going in or coming
+// as a query: the part each public index would otherwise repeat.
+internal sealed class PartitionTable<TPartition>(int dimensions, Func<int, TPartition> create) : IDisposable
+    where TPartition : IndexPartition
+{
+    private readonly ConcurrentDictionary<string, TPartition> _partitions = new(StringComparer.Ordinal);
+    private int _count;
+
+    public int Count => Volatile.Read(ref _count);
+
+    public void Add(string partition, long id, ReadOnlySpan<float> vector)
+    {
+        ArgumentNullException.ThrowIfNull(partition);
+        float[] normalized = Normalize(vector, nameof(vector));
+        try
+        {
+            if (_partitions.GetOrAdd(partition, static (_, state) => state.create(state.dimensions), (create, dimensions)).Upsert(id, normalized.AsSpan(0, dimensions)))
+            {
+                _ = Interlocked.Increment(ref _count);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(normalized);
+        }
+    }
+
+    public bool Remove(string partition, long id)
+    {
+        ArgumentNullException.ThrowIfNull(partition);
+        if (_partitions.TryGetValue(partition, out TPartition? target) && target.Remove(id))
+        {
+            _ = Interlocked.Decrement(ref _count);
+            return true;
+        }
+
+        return false;
+    }
+
+    public int Search(string partition, ReadOnlySpan<float> query, int candidates, Span<VectorMatch> results)
+    {
+        ArgumentNullException.ThrowIfNull(partition);
+        float[] normalized = Normalize(query, nameof(query));
+        try
+        {
+            return _partitions.TryGetValue(partition, out TPartition? target) && results.Length > 0
+                ? target.Search(normalized, candidates, results)
+                : 0;
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(normalized);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (TPartition partition in _partitions.Values)
+        {
+            partition.Dispose();
+        }
+
+        _partitions.Clear();
+    }
+
+    // A rented buffer holding the checked, normalised vector in its first `dimensions` elements.
+    private float[] Normalize(ReadOnlySpan<float> vector, string parameterName)
+    {
+        float[] normalized = ArrayPool<float>.Shared.Rent(dimensions);
+        try
+        {
+            VectorChecks.Normalize(vector, dimensions, normalized.AsSpan(0, dimensions), parameterName);
+            return normalized;
+        }
+        catch
+        {
+            ArrayPool<float>.Shared.Return(normalized);
+            throw;
+        }
+    }
+}
