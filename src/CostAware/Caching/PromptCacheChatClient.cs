@@ -130,7 +130,8 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
     public string? GetCacheKey(IEnumerable<ChatMessage> messages, ChatOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        return IsBypassed(options, options.GetCacheControl()) ? null : BuildKey(messages, options, options.ResolveCostScope(), out _);
+        CacheControl? control = options.GetCacheControl();
+        return IsBypassed(options, control) ? null : BuildKey(messages, options, control, options.ResolveCostScope(), out _);
     }
 
     /// <summary>Removes one stored answer, from memory and from the distributed store.</summary>
@@ -209,9 +210,13 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         }
 
         ChatResponse? hit = TryRehydrate(entry);
-        return hit is null
-            ? await ForwardAsync(messages, request, store: true, cancellationToken)
-            : await CompleteHitAsync(request, entry, hit);
+        if (hit is null)
+        {
+            return await ForwardAsync(messages, request, store: true, cancellationToken);
+        }
+
+        await SettleHitAsync(request, entry);
+        return AttachReceipt(request, hit);
     }
 
     /// <inheritdoc />
@@ -244,14 +249,18 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         CacheControl? control = options.GetCacheControl();
         if (IsBypassed(options, control))
         {
-            RecordLookup("bypass", options.ResolveCostScope(), avoided: null);
+            if (_metrics.CacheEnabled)
+            {
+                RecordLookup("bypass", options.ResolveCostScope(), avoided: null);
+            }
+
             return null;
         }
 
         CostReceipt? outer = options?.AdditionalProperties is { } properties
             && properties.TryGetValue(CostAwareProperties.Receipt, out object? value) ? value as CostReceipt : null;
         CostScope scope = outer?.Scope ?? options.ResolveCostScope();
-        string? key = BuildKey(messages, options, scope, out string[] tags);
+        string? key = BuildKey(messages, options, control, scope, out string[] tags);
         if (key is null)
         {
             Log.PromptCacheUnkeyable(_logger);
@@ -269,9 +278,9 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         return new PromptCacheRequest(key, tags, entryOptions, receipt, ownsReceipt: outer is null, options);
     }
 
-    private string? BuildKey(IEnumerable<ChatMessage> messages, ChatOptions? options, CostScope scope, out string[] tags)
+    private string? BuildKey(IEnumerable<ChatMessage> messages, ChatOptions? options, CacheControl? control, CostScope scope, out string[] tags)
     {
-        string? shared = options.GetCacheControl()?.SharedPartition;
+        string? shared = control?.SharedPartition;
         if (shared is not null && !_sharedPartitions.Contains(shared))
         {
             throw new ArgumentException(
@@ -348,8 +357,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         {
             ChatResponse response = await InnerClient.GetResponseAsync(miss.Messages, forwarded, cancellationToken);
             miss.Response = response;
-            entry = PromptCacheCapture.TryCreate(
-                response, _allowToolCalls, StoredCalls(request.Receipt, firstEntry, response.Usage, response.ModelId), _timeProvider.GetUtcNow(), out reason);
+            entry = Capture(response, request, firstEntry, out reason);
 
             // Settled here rather than by the caller: the call is paid for even if its caller has stopped waiting
             // (HybridCache finishes a miss that other callers still wait for).
@@ -358,8 +366,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         else
         {
             List<ChatResponseUpdate> captured = await RelayStreamAsync(miss, forwarded, cancellationToken);
-            entry = PromptCacheCapture.TryCreate(
-                captured, _coalesce, _allowToolCalls, StoredCalls(request.Receipt, firstEntry, usage: null, modelId: null), _timeProvider.GetUtcNow(), out reason);
+            entry = Capture(captured, request, firstEntry, out reason);
         }
 
         return entry ?? throw new PromptCacheNotStoredException(miss, reason!);
@@ -397,6 +404,16 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         _ = miss.Updates!.Writer.TryComplete();
         return miss.IsAbandoned ? throw new PromptCacheNotStoredException(miss, "abandoned") : captured;
     }
+
+    // The entry to store for an answer, or null with the reason it is not stored. firstEntry is where the receipt
+    // stood before the provider call, so that only that call's entries are kept as what the answer cost.
+    private PromptCacheEntry? Capture(ChatResponse response, PromptCacheRequest request, int firstEntry, out string? notStoredReason) =>
+        PromptCacheCapture.TryCreate(
+            response, _allowToolCalls, StoredCalls(request.Receipt, firstEntry, response.Usage, response.ModelId), _timeProvider.GetUtcNow(), out notStoredReason);
+
+    private PromptCacheEntry? Capture(List<ChatResponseUpdate> updates, PromptCacheRequest request, int firstEntry, out string? notStoredReason) =>
+        PromptCacheCapture.TryCreate(
+            updates, _coalesce, _allowToolCalls, StoredCalls(request.Receipt, firstEntry, usage: null, modelId: null), _timeProvider.GetUtcNow(), out notStoredReason);
 
     // What the stored answer cost: the provider calls the inner stages put on the receipt during the miss, or, without
     // a metering stage, the response's own usage.
@@ -459,14 +476,12 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         await RecordAsync(request);
     }
 
-    private async ValueTask<ChatResponse> CompleteHitAsync(PromptCacheRequest request, PromptCacheEntry entry, ChatResponse response)
+    private async ValueTask SettleHitAsync(PromptCacheRequest request, PromptCacheEntry entry)
     {
         decimal? avoided = AddHitEntries(request.Receipt, entry);
-        (response.AdditionalProperties ??= [])[CostAwareProperties.Receipt] = request.Receipt;
         Log.PromptCacheHit(_logger, entry.ModelId, avoided);
         RecordLookup("hit", request.Receipt.Scope, avoided);
         await RecordAsync(request);
-        return response;
     }
 
     // A call made outside the cache's coalescing: after an unreadable entry (then the answer replaces it), or after
@@ -479,9 +494,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         string? reason = null;
         if (store)
         {
-            PromptCacheEntry? entry = PromptCacheCapture.TryCreate(
-                response, _allowToolCalls, StoredCalls(request.Receipt, firstEntry, response.Usage, response.ModelId), _timeProvider.GetUtcNow(), out reason);
-            await ReplaceAsync(request, entry);
+            await ReplaceAsync(request, Capture(response, request, firstEntry, out reason));
         }
 
         await SettleMissAsync(request, response.ModelId, reason);
@@ -558,16 +571,13 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             yield break;
         }
 
-        decimal? avoided = AddHitEntries(request.Receipt, entry!);
-        Log.PromptCacheHit(_logger, entry!.ModelId, avoided);
-        RecordLookup("hit", request.Receipt.Scope, avoided);
-        await RecordAsync(request);
-        foreach (ChatResponseUpdate update in entry.IsChunked ? entry.ToUpdates() : (IEnumerable<ChatResponseUpdate>)hit.ToChatResponseUpdates())
+        await SettleHitAsync(request, entry!);
+        foreach (ChatResponseUpdate update in entry!.IsChunked ? entry.ToUpdates() : (IEnumerable<ChatResponseUpdate>)hit.ToChatResponseUpdates())
         {
             yield return update;
         }
 
-        yield return ReceiptUpdate(request.Receipt, entry.ModelId, entry.ResponseId);
+        yield return ReceiptUpdate(request.Receipt, entry!.ModelId, entry.ResponseId);
     }
 
     // The outcome of a lookup that this caller did not pay for: the entry, or (entry null, forward true) the instruction
@@ -668,9 +678,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             string? reason = completed ? null : "abandoned";
             if (completed && captured is not null)
             {
-                PromptCacheEntry? entry = PromptCacheCapture.TryCreate(
-                    captured, _coalesce, _allowToolCalls, StoredCalls(request.Receipt, firstEntry, null, null), _timeProvider.GetUtcNow(), out reason);
-                await ReplaceAsync(request, entry);
+                await ReplaceAsync(request, Capture(captured, request, firstEntry, out reason));
             }
 
             await SettleMissAsync(request, modelId: null, reason);
@@ -710,11 +718,10 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         decimal? avoided = 0m;
         foreach (StoredCall call in entry.Calls)
         {
-            CostReceiptEntry priced = _pricer.Price(
+            CostReceiptEntry hit = _pricer.Price(
                 CostEntryKind.CacheHit, call.ModelId, call.Provider, call.Tokens, call.IsEstimated, call.IsBatch, now, StageName, mayThrow: false);
-            decimal? callAvoided = priced.Cost?.Total;
-            receipt.Add(priced with { Cost = default(CostBreakdown), CostAvoided = callAvoided });
-            avoided = callAvoided is null ? null : avoided + callAvoided;
+            receipt.Add(hit);
+            avoided = hit.CostAvoided is null ? null : avoided + hit.CostAvoided;
         }
 
         return avoided;
@@ -741,15 +748,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
     {
         if (request.OwnsReceipt && _recordToLedger && _ledger is not null)
         {
-            try
-            {
-                // A hit or a paid call is a fact: its record must not be lost to the caller's cancellation.
-                await _ledger.RecordAsync(request.Receipt, CancellationToken.None);
-            }
-            catch (Exception ex)
-            {
-                Log.LedgerFailed(_logger, request.Receipt.Id, request.Receipt.Spent, ex);
-            }
+            await LedgerRecording.RecordAsync(_ledger, request.Receipt, _logger);
         }
     }
 }

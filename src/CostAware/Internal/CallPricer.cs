@@ -48,6 +48,9 @@ internal sealed class CallPricer(IPriceCatalog catalog, ILogger logger)
             }
         }
 
+        // A cache hit spends nothing: what the tokens would cost is what it avoided.
+        CostBreakdown? cost = price?.CalculateCost(tokens, batch);
+        bool hit = kind == CostEntryKind.CacheHit;
         return new CostReceiptEntry
         {
             Kind = kind,
@@ -55,7 +58,8 @@ internal sealed class CallPricer(IPriceCatalog catalog, ILogger logger)
             Provider = provider ?? price?.Provider,
             Tokens = tokens,
             Price = price,
-            Cost = price?.CalculateCost(tokens, batch),
+            Cost = hit ? default(CostBreakdown) : cost,
+            CostAvoided = hit ? cost?.Total : null,
             IsEstimated = estimated,
             IsBatch = batch,
             Timestamp = now,

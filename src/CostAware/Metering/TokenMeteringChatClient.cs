@@ -337,15 +337,7 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
 
         if (call.Owned && _recordToLedger && _ledger is not null)
         {
-            try
-            {
-                // The call has been paid for: its record must not be lost to the caller's cancellation.
-                await _ledger.RecordAsync(receipt, CancellationToken.None);
-            }
-            catch (Exception ex)
-            {
-                Log.LedgerFailed(_logger, receipt.Id, receipt.Spent, ex);
-            }
+            await LedgerRecording.RecordAsync(_ledger, receipt, _logger);
         }
     }
 

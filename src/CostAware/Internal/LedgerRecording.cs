@@ -1,0 +1,20 @@
+using Microsoft.Extensions.Logging;
+
+namespace CostAware.Internal;
+
+// How a stage that opened a receipt records it: once, never cancelled by the caller (the money was spent or saved
+// either way), and a failing ledger is logged rather than failing the call that already has its answer.
+internal static class LedgerRecording
+{
+    public static async ValueTask RecordAsync(ICostLedger ledger, CostReceipt receipt, ILogger logger)
+    {
+        try
+        {
+            await ledger.RecordAsync(receipt, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            Log.LedgerFailed(logger, receipt.Id, receipt.Spent, ex);
+        }
+    }
+}
