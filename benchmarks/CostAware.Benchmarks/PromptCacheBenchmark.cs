@@ -1,6 +1,7 @@
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using CostAware.Internal.PromptCache;
+using CostAware.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Memory;
@@ -81,7 +82,7 @@ public class PromptCacheBenchmark
     {
         List<ChatMessage> messages = [new(ChatRole.System, "You are a careful math tutor. Answer with the final number after ####.")];
         int size = messages[0].Text.Length;
-        foreach (string line in File.ReadLines(DataPath("cascade", "gsm8k_fewshot8_train.jsonl")).Concat(File.ReadLines(DataPath("cascade", "gsm8k_test.jsonl")).Skip(8)))
+        foreach (string line in File.ReadLines(TestData.PathOf("cascade", "gsm8k_fewshot8_train.jsonl")).Concat(File.ReadLines(TestData.PathOf("cascade", "gsm8k_test.jsonl")).Skip(8)))
         {
             using JsonDocument doc = JsonDocument.Parse(line);
             string question = doc.RootElement.GetProperty("question").GetString()!;
@@ -98,19 +99,5 @@ public class PromptCacheBenchmark
 
         messages.Add(new ChatMessage(ChatRole.User, "Janet’s ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. How much in dollars does she make every day at the farmers' market?"));
         return messages;
-    }
-
-    private static string DataPath(params string[] parts)
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine([dir.FullName, "..", "shared", "data", .. parts]);
-            if (File.Exists(candidate))
-            {
-                return Path.GetFullPath(candidate);
-            }
-        }
-
-        throw new FileNotFoundException($"../shared/data/{string.Join('/', parts)} was not found above {AppContext.BaseDirectory}.");
     }
 }

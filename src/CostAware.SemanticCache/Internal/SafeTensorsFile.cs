@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 
 namespace CostAware.Internal;
@@ -70,15 +72,16 @@ internal sealed class SafeTensorsFile
 
     public long[] Shape(string name) => Find(name).Shape;
 
-    public float[] ReadSingles(string name) => Read(name, "F32", 4, static (span, i) => BinaryPrimitives.ReadSingleLittleEndian(span[(i * 4)..]));
+    public float[] ReadSingles(string name) => Read<float>(name, "F32");
 
-    public double[] ReadDoubles(string name) => Read(name, "F64", 8, static (span, i) => BinaryPrimitives.ReadDoubleLittleEndian(span[(i * 8)..]));
+    public double[] ReadDoubles(string name) => Read<double>(name, "F64");
 
-    public int[] ReadInt32s(string name) => Read(name, "I32", 4, static (span, i) => BinaryPrimitives.ReadInt32LittleEndian(span[(i * 4)..]));
+    public int[] ReadInt32s(string name) => Read<int>(name, "I32");
 
     public bool Contains(string name) => _tensors.ContainsKey(name);
 
-    private T[] Read<T>(string name, string dtype, int size, ReadElement<T> read)
+    private T[] Read<T>(string name, string dtype)
+        where T : unmanaged
     {
         (string actual, long[] shape, long begin, long end) = Find(name);
         if (actual != dtype)
@@ -92,16 +95,17 @@ internal sealed class SafeTensorsFile
             count *= d;
         }
 
-        if (count * size != end - begin)
+        if (count * Unsafe.SizeOf<T>() != end - begin)
         {
             throw Invalid(Source, $"tensor '{name}' has shape [{string.Join(", ", shape)}] but {end - begin} bytes");
         }
 
-        ReadOnlySpan<byte> data = _bytes.AsSpan(_dataStart + (int)begin, (int)(end - begin));
-        T[] values = new T[count];
-        for (int i = 0; i < values.Length; i++)
+        // The format is little-endian, like every platform .NET runs on but a few.
+        T[] values = MemoryMarshal.Cast<byte, T>(_bytes.AsSpan(_dataStart + (int)begin, (int)(end - begin))).ToArray();
+        if (!BitConverter.IsLittleEndian)
         {
-            values[i] = read(data, i);
+            MemoryMarshal.AsBytes(values.AsSpan()).Reverse();
+            values.AsSpan().Reverse();
         }
 
         return values;
@@ -112,6 +116,4 @@ internal sealed class SafeTensorsFile
 
     private static InvalidDataException Invalid(string source, string problem, Exception? inner = null) =>
         new($"'{source}' is not a usable safetensors file: {problem}.", inner);
-
-    private delegate T ReadElement<T>(ReadOnlySpan<byte> data, int index);
 }
