@@ -13,8 +13,6 @@ internal ref struct TopK
         _count = 0;
     }
 
-    public readonly int Count => _count;
-
     // The score a candidate must beat to enter, once the heap is full.
     public readonly float Threshold => _count < _heap.Length ? float.NegativeInfinity : _heap[0].Similarity;
 

@@ -20,25 +20,18 @@ internal sealed class PromptCacheKeyBuilder(string prefix, PromptCacheKeyAlgorit
 
     public string AllTag => prefix;
 
-    public PromptCacheKeyAlgorithm Algorithm => algorithm;
-
     public static string PartitionId(string? tenant, string? sharedPartition)
     {
-        // Names are hashed so that tenant ids never appear in cache keys, tags or the L2 store.
-        Span<byte> digest = stackalloc byte[8];
-        if (sharedPartition is not null)
-        {
-            _ = XxHash64.Hash(System.Runtime.InteropServices.MemoryMarshal.AsBytes(sharedPartition.AsSpan()), digest);
-            return string.Concat("s", Convert.ToHexStringLower(digest));
-        }
-
-        if (tenant is null)
+        string? name = sharedPartition ?? tenant;
+        if (name is null)
         {
             return "t";
         }
 
-        _ = XxHash64.Hash(System.Runtime.InteropServices.MemoryMarshal.AsBytes(tenant.AsSpan()), digest);
-        return string.Concat("t", Convert.ToHexStringLower(digest));
+        // Names are hashed so that tenant ids never appear in cache keys, tags or the L2 store.
+        Span<byte> digest = stackalloc byte[8];
+        _ = XxHash64.Hash(System.Runtime.InteropServices.MemoryMarshal.AsBytes(name.AsSpan()), digest);
+        return string.Concat(sharedPartition is null ? "t" : "s", Convert.ToHexStringLower(digest));
     }
 
     public string PartitionTag(string partitionId) => string.Concat(prefix, ":", partitionId);
