@@ -224,8 +224,10 @@ public sealed class PromptCacheChatClientTests : IDisposable
     [Fact]
     public async Task GetResponseAsync_Cancelled_NotStored()
     {
+        TaskCompletionSource called = new(TaskCreationOptions.RunContinuationsAsynchronously);
         _inner.GetResponseAsyncCallback = async (_, _, ct) =>
         {
+            called.TrySetResult();
             TaskCompletionSource never = new();
             await never.Task.WaitAsync(ct);
             return Answer();
@@ -233,7 +235,9 @@ public sealed class PromptCacheChatClientTests : IDisposable
         IChatClient client = Pipeline();
         using CancellationTokenSource cts = new();
 
+        // Cancelled while the provider call is under way (not before it starts, which would be a different test).
         Task<ChatResponse> pending = client.GetResponseAsync("q", cancellationToken: cts.Token);
+        await called.Task.WaitAsync(TimeSpan.FromSeconds(30));
         await cts.CancelAsync();
         _ = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
 

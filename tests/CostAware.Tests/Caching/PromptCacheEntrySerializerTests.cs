@@ -26,7 +26,7 @@ public class PromptCacheEntrySerializerTests
             OptionalText,
             OptionalText,
             Gen.OneOf<string?>("stop", "length", null),
-            Gen.Select(Gen.Long[0, 3_000_000_000_000_000], Gen.Int[-14 * 60, 14 * 60]).Select(static (t, m) => new DateTimeOffset(t, TimeSpan.FromMinutes(m))).Nullable(0.2),
+            Gen.Select(Gen.Long[TimeSpan.TicksPerDay, 3_000_000_000_000_000], Gen.Int[-14 * 60, 14 * 60]).Select(static (t, m) => new DateTimeOffset(t, TimeSpan.FromMinutes(m))).Nullable(0.2),
             Gen.Select(Gen.String[Gen.Char.AlphaNumeric, 1, 10], OptionalText, OptionalText, Contents.Array[0, 4])
                 .Select(static (role, author, id, contents) => new CachedSegment(role, author, id, contents)).Array[0, 4],
             Calls.Array[0, 3])
