@@ -22,7 +22,8 @@ MODELS = [
     *[(m, "openai", m) for m in [
         "gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.4-nano", "gpt-5.2", "gpt-5.1", "gpt-5", "gpt-5-mini", "gpt-5-nano",
         "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4o-mini", "o4-mini", "o3", "o3-mini", "o1",
-        "gpt-4-turbo", "gpt-4-1106-preview", "gpt-3.5-turbo"]],
+        "gpt-4-turbo", "gpt-4-1106-preview", "gpt-3.5-turbo",
+        "text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002"]],
     *[(m, "anthropic", m) for m in [
         "claude-opus-4-8", "claude-opus-4-7", "claude-opus-4-6", "claude-opus-4-5", "claude-opus-4-1", "claude-sonnet-5",
         "claude-sonnet-4-6", "claude-sonnet-4-5", "claude-haiku-4-5"]],
