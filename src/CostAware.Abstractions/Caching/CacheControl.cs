@@ -46,4 +46,12 @@ public sealed record class CacheControl
     /// do not list as shared.
     /// </remarks>
     public string? SharedPartition { get; init; }
+
+    /// <summary>
+    /// Gets the least cosine similarity, in [-1, 1], at which the semantic cache may serve a stored answer to this
+    /// request, or <see langword="null"/> for the stage's threshold. The exact prompt cache ignores it.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    /// <remarks>Raise it for a request where a near miss would be costly; 1 serves only answers to the same text.</remarks>
+    public float? SimilarityThreshold { get; init; }
 }

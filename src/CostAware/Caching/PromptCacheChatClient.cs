@@ -257,9 +257,8 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             return null;
         }
 
-        CostReceipt? outer = options?.AdditionalProperties is { } properties
-            && properties.TryGetValue(CostAwareProperties.Receipt, out object? value) ? value as CostReceipt : null;
-        CostScope scope = outer?.Scope ?? options.ResolveCostScope();
+        CostReceipt receipt = CacheSettlement.ResolveReceipt(options, _timeProvider, out bool owned);
+        CostScope scope = receipt.Scope;
         string? key = BuildKey(messages, options, control, scope, out string[] tags);
         if (key is null)
         {
@@ -274,8 +273,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
                 ? CreateEntryOptions(control.SkipRead, control.SkipWrite, ttl)
                 : _defaultEntryOptions[(control.SkipRead ? 1 : 0) | (control.SkipWrite ? 2 : 0)];
 
-        CostReceipt receipt = outer ?? NewReceipt(scope);
-        return new PromptCacheRequest(key, tags, entryOptions, receipt, ownsReceipt: outer is null, options);
+        return new PromptCacheRequest(key, tags, entryOptions, receipt, ownsReceipt: owned, options);
     }
 
     private string? BuildKey(IEnumerable<ChatMessage> messages, ChatOptions? options, CacheControl? control, CostScope scope, out string[] tags)
@@ -329,12 +327,6 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             LocalCacheExpiration = _localTimeToLive is { } local && local < timeToLive ? local : timeToLive,
             Flags = flags,
         };
-    }
-
-    private CostReceipt NewReceipt(CostScope scope)
-    {
-        DateTimeOffset now = _timeProvider.GetUtcNow();
-        return new CostReceipt(ReceiptIds.Next(now), scope, now);
     }
 
     // The HybridCache factory: runs once per key for every concurrent caller, with the first caller's state.
@@ -409,36 +401,11 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
     // stood before the provider call, so that only that call's entries are kept as what the answer cost.
     private PromptCacheEntry? Capture(ChatResponse response, PromptCacheRequest request, int firstEntry, out string? notStoredReason) =>
         PromptCacheCapture.TryCreate(
-            response, _allowToolCalls, StoredCalls(request.Receipt, firstEntry, response.Usage, response.ModelId), _timeProvider.GetUtcNow(), out notStoredReason);
+            response, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, response.Usage, response.ModelId), _timeProvider.GetUtcNow(), out notStoredReason);
 
     private PromptCacheEntry? Capture(List<ChatResponseUpdate> updates, PromptCacheRequest request, int firstEntry, out string? notStoredReason) =>
         PromptCacheCapture.TryCreate(
-            updates, _coalesce, _allowToolCalls, StoredCalls(request.Receipt, firstEntry, usage: null, modelId: null), _timeProvider.GetUtcNow(), out notStoredReason);
-
-    // What the stored answer cost: the provider calls the inner stages put on the receipt during the miss, or, without
-    // a metering stage, the response's own usage.
-    private static StoredCall[] StoredCalls(CostReceipt receipt, int firstEntry, UsageDetails? usage, string? modelId)
-    {
-        var entries = receipt.Entries;
-        if (entries.Length > firstEntry)
-        {
-            List<StoredCall> calls = new(entries.Length - firstEntry);
-            for (int i = firstEntry; i < entries.Length; i++)
-            {
-                CostReceiptEntry e = entries[i];
-                if (e.Kind != CostEntryKind.CacheHit)
-                {
-                    calls.Add(new StoredCall(e.ModelId, e.Provider, e.Tokens, e.IsBatch, e.IsEstimated));
-                }
-            }
-
-            return [.. calls];
-        }
-
-        return UsageReader.TryRead(usage, out TokenCounts tokens, out _)
-            ? [new StoredCall(modelId, Provider: null, tokens, IsBatch: false, IsEstimated: false)]
-            : [];
-    }
+            updates, _coalesce, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, usage: null, modelId: null), _timeProvider.GetUtcNow(), out notStoredReason);
 
     private ChatResponse? TryRehydrate(PromptCacheEntry entry)
     {
@@ -478,7 +445,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
 
     private async ValueTask SettleHitAsync(PromptCacheRequest request, PromptCacheEntry entry)
     {
-        decimal? avoided = AddHitEntries(request.Receipt, entry);
+        decimal? avoided = CacheSettlement.AddHitEntries(_pricer, request.Receipt, entry, _timeProvider.GetUtcNow(), StageName);
         Log.PromptCacheHit(_logger, entry.ModelId, avoided);
         RecordLookup("hit", request.Receipt.Scope, avoided);
         await RecordAsync(request);
@@ -577,7 +544,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             yield return update;
         }
 
-        yield return ReceiptUpdate(request.Receipt, entry!.ModelId, entry.ResponseId);
+        yield return CacheSettlement.ReceiptUpdate(request.Receipt, entry!.ModelId, entry.ResponseId);
     }
 
     // The outcome of a lookup that this caller did not pay for: the entry, or (entry null, forward true) the instruction
@@ -631,7 +598,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
 
         if (!sawReceipt)
         {
-            yield return ReceiptUpdate(request.Receipt, modelId: null, responseId: null);
+            yield return CacheSettlement.ReceiptUpdate(request.Receipt, modelId: null, responseId: null);
         }
     }
 
@@ -686,45 +653,8 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
 
         if (!sawReceipt)
         {
-            yield return ReceiptUpdate(request.Receipt, modelId: null, responseId: null);
+            yield return CacheSettlement.ReceiptUpdate(request.Receipt, modelId: null, responseId: null);
         }
-    }
-
-    private static ChatResponseUpdate ReceiptUpdate(CostReceipt receipt, string? modelId, string? responseId) => new()
-    {
-        Role = ChatRole.Assistant,
-        ModelId = modelId,
-        ResponseId = responseId,
-        AdditionalProperties = new() { [CostAwareProperties.Receipt] = receipt },
-    };
-
-    // One cache-hit entry per provider call behind the stored answer, priced now: what this hit did not spend.
-    private decimal? AddHitEntries(CostReceipt receipt, PromptCacheEntry entry)
-    {
-        DateTimeOffset now = _timeProvider.GetUtcNow();
-        if (entry.Calls.Length == 0)
-        {
-            receipt.Add(new CostReceiptEntry
-            {
-                Kind = CostEntryKind.CacheHit,
-                ModelId = entry.ModelId,
-                Cost = default(CostBreakdown),
-                Timestamp = now,
-                Stage = StageName,
-            });
-            return null;
-        }
-
-        decimal? avoided = 0m;
-        foreach (StoredCall call in entry.Calls)
-        {
-            CostReceiptEntry hit = _pricer.Price(
-                CostEntryKind.CacheHit, call.ModelId, call.Provider, call.Tokens, call.IsEstimated, call.IsBatch, now, StageName, mayThrow: false);
-            receipt.Add(hit);
-            avoided = hit.CostAvoided is null ? null : avoided + hit.CostAvoided;
-        }
-
-        return avoided;
     }
 
     private void RecordLookup(string result, CostScope scope, decimal? avoided)

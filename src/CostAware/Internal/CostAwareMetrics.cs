@@ -12,6 +12,7 @@ internal sealed class CostAwareMetrics : IDisposable
     private readonly Counter<long> _cacheLookups;
     private readonly Counter<long> _cacheNotStored;
     private readonly Counter<double> _costAvoided;
+    private readonly Counter<long> _cacheVetoes;
 
     public CostAwareMetrics(IMeterFactory? meterFactory)
     {
@@ -22,6 +23,7 @@ internal sealed class CostAwareMetrics : IDisposable
         _cacheLookups = _meter.CreateCounter<long>("costaware.cache.lookups", "{lookup}", "Cache lookups, by cache and result (hit, miss, bypass).");
         _cacheNotStored = _meter.CreateCounter<long>("costaware.cache.not_stored", "{response}", "Answers a cache did not store, by reason.");
         _costAvoided = _meter.CreateCounter<double>("costaware.cost.avoided", "{USD}", "Money not spent because a cache answered, at current prices, in US dollars.");
+        _cacheVetoes = _meter.CreateCounter<long>("costaware.cache.vetoes", "{candidate}", "Near matches a cache refused to serve, by reason (a guard, the lexical floor, the verifier).");
     }
 
     // Used when a stage is built without DI.
@@ -29,7 +31,7 @@ internal sealed class CostAwareMetrics : IDisposable
 
     public bool Enabled => _tokens.Enabled || _cost.Enabled || _calls.Enabled;
 
-    public bool CacheEnabled => _cacheLookups.Enabled || _cacheNotStored.Enabled || _costAvoided.Enabled;
+    public bool CacheEnabled => _cacheLookups.Enabled || _cacheNotStored.Enabled || _costAvoided.Enabled || _cacheVetoes.Enabled;
 
     public void RecordCacheLookup(string cache, string result, CostScope scope, bool includeScope, decimal? avoided)
     {
@@ -49,12 +51,16 @@ internal sealed class CostAwareMetrics : IDisposable
         _cacheLookups.Add(1, tags);
     }
 
-    public void RecordNotStored(string cache, string reason)
+    public void RecordNotStored(string cache, string reason) => _cacheNotStored.Add(1, ReasonTags(cache, reason));
+
+    public void RecordVeto(string cache, string reason) => _cacheVetoes.Add(1, ReasonTags(cache, reason));
+
+    private static TagList ReasonTags(string cache, string reason)
     {
         TagList tags = default;
         tags.Add("costaware.cache.name", cache);
         tags.Add("costaware.cache.reason", reason);
-        _cacheNotStored.Add(1, tags);
+        return tags;
     }
 
     public void Record(CostReceiptEntry entry, CostScope scope, bool includeScope)

@@ -17,15 +17,5 @@ internal sealed class PromptCacheRequest(
 
     public bool OwnsReceipt => ownsReceipt;
 
-    // The options the inner stages see on a miss: the caller's, with the receipt and the resolved scope made explicit.
-    // The scope is written out because HybridCache may run the miss on another thread.
-    public ChatOptions CreateForwardedOptions()
-    {
-        ChatOptions forwarded = options?.Clone() ?? new ChatOptions();
-        AdditionalPropertiesDictionary properties = forwarded.AdditionalProperties is { } existing ? new(existing) : [];
-        properties[CostAwareProperties.Receipt] = receipt;
-        properties[CostAwareProperties.Scope] = receipt.Scope;
-        forwarded.AdditionalProperties = properties;
-        return forwarded;
-    }
+    public ChatOptions CreateForwardedOptions() => CacheSettlement.ForwardedOptions(options, receipt);
 }
