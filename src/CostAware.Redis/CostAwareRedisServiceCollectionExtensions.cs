@@ -9,7 +9,7 @@ using StackExchange.Redis;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>Puts CostAware's shared state in Redis: today the prompt cache's second level.</summary>
+/// <summary>Puts CostAware's shared state in Redis: the prompt cache's second level and the semantic cache's store.</summary>
 public static class CostAwareRedisServiceCollectionExtensions
 {
     /// <summary>
@@ -21,8 +21,8 @@ public static class CostAwareRedisServiceCollectionExtensions
     /// <returns><paramref name="services"/>, for chaining.</returns>
     /// <remarks>
     /// With a configuration string, registers one shared <see cref="IConnectionMultiplexer"/> (unless the app
-    /// registered one) and an <see cref="IDistributedCache"/> over it, which the prompt cache's HybridCache uses as its
-    /// second level. The connection does not fail start-up while Redis is down: the caches fall back to memory,
+    /// registered one), an <see cref="IDistributedCache"/> over it, which the prompt cache's HybridCache uses as its
+    /// second level, and an <see cref="ISemanticCacheStore"/>, which the semantic cache shares its entries through. The connection does not fail start-up while Redis is down: the caches fall back to memory,
     /// log, and reconnect. Call <c>AddCostAware</c> as well.
     /// </remarks>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
@@ -76,6 +76,9 @@ public static class CostAwareRedisServiceCollectionExtensions
             return ConnectionMultiplexer.Connect(redis);
         });
 
+        string semanticPrefix = options.InstanceName + "semantic";
+        services.TryAddSingleton<ISemanticCacheStore>(provider => new RedisSemanticCacheStore(
+            provider.GetRequiredService<IConnectionMultiplexer>(), semanticPrefix, provider.GetService<TimeProvider>()));
         _ = services.AddStackExchangeRedisCache(static _ => { });
         _ = services.AddOptions<RedisCacheOptions>().Configure<IServiceProvider>((redisCache, provider) =>
         {

@@ -5,7 +5,7 @@ namespace CostAware.Internal;
 // What every in-process index partition shares: dense rows with an id per row, swap-remove, a reader/writer lock
 // (searches concurrent, adds and removes exclusive), and the scan that keeps the best k rows, on the calling thread
 // or, above a size, in many small parallel parts. Subclasses own the row data and how a range of rows is scored.
-internal abstract class IndexPartition(int dimensions) : IDisposable
+internal abstract class IndexPartition(int dimensions) : IPartition
 {
     // Below this many bytes of scanned data (4 MB) a partition is scanned on the calling thread: splitting costs more
     // than it saves. Measured: 10k x 384 floats (15 MB) took 0.41 ms on one thread against a 0.21 ms two-core read.

@@ -6,7 +6,7 @@ namespace CostAware.Internal;
 // The partitions of an index by name, the total count, and the boundary check of every vector going in or coming
 // as a query: the part each public index would otherwise repeat.
 internal sealed class PartitionTable<TPartition>(int dimensions, Func<int, TPartition> create) : IDisposable
-    where TPartition : IndexPartition
+    where TPartition : IPartition
 {
     private readonly ConcurrentDictionary<string, TPartition> _partitions = new(StringComparer.Ordinal);
     private int _count;
@@ -48,9 +48,17 @@ internal sealed class PartitionTable<TPartition>(int dimensions, Func<int, TPart
         float[] normalized = Normalize(query, nameof(query));
         try
         {
-            return _partitions.TryGetValue(partition, out TPartition? target) && results.Length > 0
+            int found = _partitions.TryGetValue(partition, out TPartition? target) && results.Length > 0
                 ? target.Search(normalized, candidates, results)
                 : 0;
+
+            // Rounding can put the dot product of two unit vectors a hair outside [-1, 1]; the scale promises [-1, 1].
+            for (int i = 0; i < found; i++)
+            {
+                results[i] = results[i] with { Similarity = Math.Clamp(results[i].Similarity, -1f, 1f) };
+            }
+
+            return found;
         }
         finally
         {

@@ -1,0 +1,800 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using CostAware.Internal;
+using CostAware.Internal.PromptCache;
+using CostAware.Internal.Semantic;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CostAware;
+
+/// <summary>
+/// Answers a request whose meaning matches one answered before: the user's text is embedded and compared, by cosine
+/// similarity, with the texts stored in the same exact partition, and a stored answer close enough is served instead
+/// of paying the provider again.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Partition exactly, match semantically.</b> The partition is a hash of everything that must be equal for an
+/// answer to be reusable: the tenant (or a shared partition the options list), provider and model, instructions and
+/// system messages, tools, response format, sampling parameters and, with <see cref="SemanticMatchScope.LastUserTurn"/>,
+/// the earlier turns. Only the user's text is matched by meaning. One tenant never receives another's answer.
+/// </para>
+/// <para>
+/// <b>One similarity scale.</b> Cosine similarity in [-1, 1], higher = closer, compared with
+/// <see cref="SemanticCacheOptions.SimilarityThreshold"/>, a partition's threshold, or the request's
+/// <see cref="CacheControl.SimilarityThreshold"/>. Candidates above it must also pass the guards
+/// (<see cref="SemanticGuards"/>), the lexical-overlap floor and, in verified partitions, the
+/// <see cref="ISemanticHitVerifier"/>.
+/// </para>
+/// <para>
+/// <b>Money.</b> The embedding is priced like any call (free for the built-in local embedders) and put on the receipt;
+/// a hit adds one <see cref="CostEntryKind.CacheHit"/> entry per stored provider call with the money avoided, so the
+/// receipt shows the saving net of the embedding. Answers are stored under the same rules as the exact cache:
+/// never an error, a cut-off, filtered or abandoned answer, or (unless allowed) tool calls.
+/// </para>
+/// <para>
+/// Concurrent misses with similar texts each call the provider: there is no coalescing by meaning. Requests with a
+/// <see cref="ChatOptions.ConversationId"/> or a continuation token pass through. Thread-safe.
+/// </para>
+/// </remarks>
+public sealed class SemanticCacheChatClient : DelegatingChatClient
+{
+    /// <summary>The key, on a hit's response and its final streaming update, of the similarity (a <see cref="float"/>) of the query to the stored prompt.</summary>
+    public const string SimilarityProperty = "costaware.semantic.similarity";
+
+    private const string StageName = "semantic-cache";
+    private const string CacheName = "semantic";
+
+    private readonly IEmbeddingGenerator<string, Embedding<float>> _embedder;
+    private readonly bool _embedderIsLocal;
+    private readonly ISemanticCacheStore? _distributed;
+    private readonly ISemanticHitVerifier? _verifier;
+    private readonly SemanticEntryStore _store;
+    private readonly PromptCacheKeyBuilder _keys;
+    private readonly CallPricer _pricer;
+    private readonly ICostLedger? _ledger;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly CostAwareMetrics _metrics;
+    private readonly FrozenSet<string> _sharedPartitions;
+    private readonly FrozenSet<string> _verifiedPartitions;
+    private readonly FrozenDictionary<string, float> _thresholds;
+    private readonly float _threshold;
+    private readonly SemanticMatchScope _scope;
+    private readonly SemanticGuards _guards;
+    private readonly float _lexicalFloor;
+    private readonly int _candidates;
+    private readonly int _maxQueryLength;
+    private readonly TimeSpan _timeToLive;
+    private readonly bool _coalesce;
+    private readonly bool _allowToolCalls;
+    private readonly bool _recordToLedger;
+    private readonly bool _includeScopeInMetrics;
+    private readonly SemaphoreSlim _startGate = new(1, 1);
+    private volatile bool _started;
+    private IAsyncDisposable? _subscription;
+    private ChatClientMetadata? _metadata;
+
+    /// <summary>Initializes a new instance of the <see cref="SemanticCacheChatClient"/> class.</summary>
+    /// <param name="innerClient">The client whose answers are cached.</param>
+    /// <param name="embeddingGenerator">Embeds the user's text: the app's provider, or a local model such as <see cref="LexicalEmbeddingGenerator"/>.</param>
+    /// <param name="options">The stage's options; <see langword="null"/> uses the defaults.</param>
+    /// <param name="store">Where entries are shared with other nodes (for example Redis); <see langword="null"/> keeps them in this process.</param>
+    /// <param name="verifier">Confirms hits in the verified partitions; <see langword="null"/> for none.</param>
+    /// <param name="priceCatalog">Prices for embeddings and the money avoided; <see langword="null"/> uses <see cref="PriceCatalog.BuiltIn"/>.</param>
+    /// <param name="ledger">Where receipts this stage opens are recorded; <see langword="null"/> records nowhere.</param>
+    /// <param name="timeProvider">The clock; <see langword="null"/> uses <see cref="TimeProvider.System"/>.</param>
+    /// <param name="loggerFactory">The logger factory; <see langword="null"/> logs nothing.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="innerClient"/> or <paramref name="embeddingGenerator"/> is <see langword="null"/>.</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException"><paramref name="options"/> is not valid; the message names each field.</exception>
+    public SemanticCacheChatClient(
+        IChatClient innerClient,
+        IEmbeddingGenerator<string, Embedding<float>> embeddingGenerator,
+        SemanticCacheOptions? options = null,
+        ISemanticCacheStore? store = null,
+        ISemanticHitVerifier? verifier = null,
+        IPriceCatalog? priceCatalog = null,
+        ICostLedger? ledger = null,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null)
+        : this(innerClient, embeddingGenerator, options, store, verifier, priceCatalog, ledger, timeProvider, loggerFactory, metrics: null)
+    {
+    }
+
+    internal SemanticCacheChatClient(
+        IChatClient innerClient,
+        IEmbeddingGenerator<string, Embedding<float>> embeddingGenerator,
+        SemanticCacheOptions? options,
+        ISemanticCacheStore? store,
+        ISemanticHitVerifier? verifier,
+        IPriceCatalog? priceCatalog,
+        ICostLedger? ledger,
+        TimeProvider? timeProvider,
+        ILoggerFactory? loggerFactory,
+        CostAwareMetrics? metrics)
+        : base(innerClient)
+    {
+        ArgumentNullException.ThrowIfNull(embeddingGenerator);
+        options ??= new SemanticCacheOptions();
+        SemanticCacheOptionsFullValidator.ThrowIfInvalid(options);
+
+        _embedder = embeddingGenerator;
+        _embedderIsLocal = embeddingGenerator.GetService<LexicalEmbeddingGenerator>() is not null
+            || embeddingGenerator.GetService<Model2VecEmbeddingGenerator>() is not null;
+        _distributed = store;
+        _verifier = verifier;
+        _store = new SemanticEntryStore(options.Index, options.MaxEntries);
+        _keys = new PromptCacheKeyBuilder(options.KeyPrefix, PromptCacheKeyAlgorithm.XxHash128);
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SemanticCacheChatClient>();
+        _pricer = new CallPricer(priceCatalog ?? PriceCatalog.BuiltIn, _logger);
+        _ledger = ledger;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _metrics = metrics ?? CostAwareMetrics.Shared;
+        _sharedPartitions = options.SharedPartitions.ToFrozenSet(StringComparer.Ordinal);
+        _verifiedPartitions = options.VerifiedPartitions.ToFrozenSet(StringComparer.Ordinal);
+        _thresholds = options.PartitionThresholds.ToFrozenDictionary(StringComparer.Ordinal);
+        _threshold = options.SimilarityThreshold;
+        _scope = options.MatchScope;
+        _guards = options.Guards;
+        _lexicalFloor = options.MinimumLexicalOverlap;
+        _candidates = options.Candidates;
+        _maxQueryLength = options.MaxQueryLength;
+        _timeToLive = options.TimeToLive;
+        _coalesce = options.CoalesceStreamingUpdates;
+        _allowToolCalls = options.CacheToolCallResponses;
+        _recordToLedger = options.RecordToLedger;
+        _includeScopeInMetrics = options.IncludeScopeInMetrics;
+        _started = store is null;
+    }
+
+    /// <summary>Gets the number of entries in this process's replica.</summary>
+    public int Count => _store.Count;
+
+    /// <summary>Removes every answer stored for a tenant, here and in the store (and so on every node).</summary>
+    /// <param name="tenant">The tenant, as in <see cref="CostScope.Tenant"/>; <see langword="null"/> for requests without one.</param>
+    /// <param name="cancellationToken">The token to monitor for cancellation requests.</param>
+    /// <returns>A task that completes when the entries are removed.</returns>
+    public ValueTask InvalidateTenantAsync(string? tenant, CancellationToken cancellationToken = default) =>
+        RemoveGroupAsync(PromptCacheKeyBuilder.PartitionId(tenant, sharedPartition: null), cancellationToken);
+
+    /// <summary>Removes every answer stored in a shared partition, here and in the store.</summary>
+    /// <param name="name">The shared partition's name.</param>
+    /// <param name="cancellationToken">The token to monitor for cancellation requests.</param>
+    /// <returns>A task that completes when the entries are removed.</returns>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is <see langword="null"/> or empty.</exception>
+    public ValueTask InvalidateSharedPartitionAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        return RemoveGroupAsync(PromptCacheKeyBuilder.PartitionId(tenant: null, name), cancellationToken);
+    }
+
+    /// <summary>Removes every answer this stage stored, here and in the store.</summary>
+    /// <param name="cancellationToken">The token to monitor for cancellation requests.</param>
+    /// <returns>A task that completes when the entries are removed.</returns>
+    public ValueTask InvalidateAllAsync(CancellationToken cancellationToken = default) => RemoveGroupAsync(null, cancellationToken);
+
+    /// <summary>Writes every live entry of this process's replica to a stream, in a versioned format with a checksum.</summary>
+    /// <param name="destination">The stream to write to.</param>
+    /// <param name="cancellationToken">The token to monitor for cancellation requests.</param>
+    /// <returns>The number of entries written.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="destination"/> is <see langword="null"/>.</exception>
+    public async Task<int> SaveSnapshotAsync(Stream destination, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        List<SemanticEntry> entries = _store.LiveEntries(_timeProvider.GetUtcNow());
+        List<SemanticCacheRecord> records = new(entries.Count);
+        foreach (SemanticEntry entry in entries)
+        {
+            records.Add(ToRecord(entry));
+        }
+
+        await SemanticSnapshot.WriteAsync(destination, records, cancellationToken).ConfigureAwait(false);
+        return records.Count;
+    }
+
+    /// <summary>
+    /// Replaces this process's entries with a snapshot's. The whole snapshot is read and checked first: a truncated,
+    /// damaged or foreign one is rejected and the current entries stay as they were.
+    /// </summary>
+    /// <param name="source">The stream to read from.</param>
+    /// <param name="cancellationToken">The token to monitor for cancellation requests.</param>
+    /// <returns>The number of entries restored (expired ones are skipped).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="source"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidDataException">The snapshot is truncated, damaged, of another version, or inconsistent; the message says which.</exception>
+    public async Task<int> RestoreSnapshotAsync(Stream source, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        List<SemanticCacheRecord> records = await SemanticSnapshot.ReadAsync(source, cancellationToken).ConfigureAwait(false);
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        List<SemanticEntry> entries = new(records.Count);
+        foreach (SemanticCacheRecord record in records)
+        {
+            string? problem = TryCreateEntry(record, out SemanticEntry? entry);
+            if (problem is not null)
+            {
+                throw new InvalidDataException($"The snapshot's entry '{record.Id}' is not usable: {problem}. Nothing was restored.");
+            }
+
+            if (entries.Count > 0 && entries[0].Vector.Length != entry!.Vector.Length)
+            {
+                throw new InvalidDataException("The snapshot mixes embeddings of different dimensions. Nothing was restored.");
+            }
+
+            if (entry!.ExpiresAt > now)
+            {
+                entries.Add(entry);
+            }
+        }
+
+        _store.ReplaceAll(entries, now);
+        return entries.Count;
+    }
+
+    /// <inheritdoc />
+    public override async Task<ChatResponse> GetResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        SemanticRequest? request = Prepare(messages, options);
+        if (request is null)
+        {
+            return await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+        }
+
+        bool settled = false;
+        try
+        {
+            (SemanticEntry? hit, float similarity) = await LookupAsync(request, cancellationToken).ConfigureAwait(false);
+            if (request.Vector is null)
+            {
+                settled = true;
+                await SettleAsync(request, "bypass", avoided: null).ConfigureAwait(false);
+                return Attach(request, await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false), similarity: null);
+            }
+
+            if (hit is not null)
+            {
+                ChatResponse response = hit.Answer.ToResponse();
+                settled = true;
+                await SettleHitAsync(request, hit, similarity).ConfigureAwait(false);
+                return Attach(request, response, similarity);
+            }
+
+            int firstEntry = request.Receipt.Entries.Length;
+            ChatResponse answer = await InnerClient.GetResponseAsync(messages, request.CreateForwardedOptions(), cancellationToken).ConfigureAwait(false);
+            PromptCacheEntry? entry = PromptCacheCapture.TryCreate(
+                answer, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, answer.Usage, answer.ModelId), _timeProvider.GetUtcNow(), out string? reason);
+            await StoreOrExplainAsync(request, entry, answer.ModelId, reason).ConfigureAwait(false);
+            settled = true;
+            await SettleAsync(request, "miss", avoided: null).ConfigureAwait(false);
+            return Attach(request, answer, similarity: null);
+        }
+        finally
+        {
+            if (!settled)
+            {
+                // A failed or cancelled call: the embedding (and anything the inner stages spent) is still recorded.
+                await SettleAsync(request, "miss", avoided: null).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        SemanticRequest? request = Prepare(messages, options);
+        return request is null
+            ? base.GetStreamingResponseAsync(messages, options, cancellationToken)
+            : StreamAsync(messages, options, request, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : base.GetService(serviceType, serviceKey);
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            if (Interlocked.Exchange(ref _subscription, null) is { } subscription)
+            {
+                _ = subscription.DisposeAsync().AsTask().ContinueWith(
+                    static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
+
+            _store.Dispose();
+            _startGate.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private ChatClientMetadata Metadata => _metadata ??= InnerClient.GetService<ChatClientMetadata>() ?? new ChatClientMetadata();
+
+    private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options, SemanticRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        (SemanticEntry? hit, float similarity) lookup;
+        try
+        {
+            lookup = await LookupAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await SettleAsync(request, "miss", avoided: null).ConfigureAwait(false);
+            throw;
+        }
+
+        if (request.Vector is null)
+        {
+            await SettleAsync(request, "bypass", avoided: null).ConfigureAwait(false);
+            await foreach (ChatResponseUpdate update in base.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+            {
+                yield return update;
+            }
+
+            yield break;
+        }
+
+        if (lookup.hit is { } hit)
+        {
+            await SettleHitAsync(request, hit, lookup.similarity).ConfigureAwait(false);
+            PromptCacheEntry answer = hit.Answer;
+            foreach (ChatResponseUpdate update in answer.IsChunked ? answer.ToUpdates() : (IEnumerable<ChatResponseUpdate>)answer.ToResponse().ToChatResponseUpdates())
+            {
+                yield return update;
+            }
+
+            ChatResponseUpdate last = CacheSettlement.ReceiptUpdate(request.Receipt, answer.ModelId, answer.ResponseId);
+            last.AdditionalProperties![SimilarityProperty] = lookup.similarity;
+            yield return last;
+            yield break;
+        }
+
+        int firstEntry = request.Receipt.Entries.Length;
+        List<ChatResponseUpdate> captured = [];
+        bool completed = false;
+        bool sawReceipt = false;
+        try
+        {
+            await foreach (ChatResponseUpdate update in InnerClient.GetStreamingResponseAsync(messages, request.CreateForwardedOptions(), cancellationToken).ConfigureAwait(false))
+            {
+                captured.Add(update);
+                sawReceipt |= update.GetCostReceipt() is not null;
+                yield return update;
+            }
+
+            completed = true;
+        }
+        finally
+        {
+            if (completed)
+            {
+                PromptCacheEntry? entry = PromptCacheCapture.TryCreate(
+                    captured, _coalesce, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, usage: null, modelId: null), _timeProvider.GetUtcNow(), out string? reason);
+                await StoreOrExplainAsync(request, entry, modelId: null, reason).ConfigureAwait(false);
+            }
+            else
+            {
+                NotStored(modelId: null, PromptCacheCapture.Incomplete);
+            }
+
+            await SettleAsync(request, "miss", avoided: null).ConfigureAwait(false);
+        }
+
+        if (!sawReceipt)
+        {
+            yield return CacheSettlement.ReceiptUpdate(request.Receipt, modelId: null, responseId: null);
+        }
+    }
+
+    private SemanticRequest? Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        CacheControl? control = options.GetCacheControl();
+        if (options?.ConversationId is not null || options?.ContinuationToken is not null || control is { SkipRead: true, SkipWrite: true })
+        {
+            RecordLookup("bypass", options.ResolveCostScope(), avoided: null);
+            return null;
+        }
+
+        if (control?.SimilarityThreshold is { } requested && !(requested is >= -1f and <= 1f))
+        {
+            throw new ArgumentException(
+                $"CacheControl.SimilarityThreshold is {requested}; a cosine similarity threshold lies in [-1, 1] (1 serves only identical texts).", nameof(options));
+        }
+
+        string? shared = control?.SharedPartition;
+        if (shared is not null && !_sharedPartitions.Contains(shared))
+        {
+            throw new ArgumentException(
+                $"The request names the shared cache partition '{shared}', which SemanticCacheOptions.SharedPartitions does not list. Add it there to let every tenant share its entries.",
+                nameof(options));
+        }
+
+        CostReceipt receipt = CacheSettlement.ResolveReceipt(options, _timeProvider, out bool owned);
+        CostScope scope = receipt.Scope;
+
+        IList<ChatMessage> list = messages as IList<ChatMessage> ?? [.. messages];
+        string? query = TryGetQuery(list);
+        string group = PromptCacheKeyBuilder.PartitionId(shared is null ? scope.Tenant : null, shared);
+        string? partition = query is null
+            ? null
+            : _keys.TryBuild(list.Take(list.Count - 1).ToList(), options, Metadata, shared is null ? scope.Tenant : null, shared, group);
+        if (partition is null)
+        {
+            RecordLookup("bypass", scope, avoided: null);
+            return null;
+        }
+
+        string name = shared ?? scope.Tenant ?? string.Empty;
+        float threshold = control?.SimilarityThreshold ?? (_thresholds.TryGetValue(name, out float t) ? t : _threshold);
+        bool verify = _verifier is not null && (_verifiedPartitions.Count == 0 || _verifiedPartitions.Contains(name));
+        return new SemanticRequest(query!, group, partition, threshold, verify, control, receipt, ownsReceipt: owned, options);
+    }
+
+    // The text matched by meaning, or null when the request is outside the match scope: the last message must be a
+    // user turn of text only, and (first-turn scope) only system or developer messages may come before it.
+    private string? TryGetQuery(IList<ChatMessage> messages)
+    {
+        if (messages.Count == 0 || messages[^1] is not { } last || last.Role != ChatRole.User || last.Contents.Count == 0)
+        {
+            return null;
+        }
+
+        foreach (AIContent content in last.Contents)
+        {
+            if (content is not TextContent)
+            {
+                return null;
+            }
+        }
+
+        if (_scope == SemanticMatchScope.FirstUserTurn)
+        {
+            for (int i = 0; i < messages.Count - 1; i++)
+            {
+                ChatRole role = messages[i].Role;
+                if (role != ChatRole.System && !string.Equals(role.Value, "developer", StringComparison.OrdinalIgnoreCase))
+                {
+                    return null;
+                }
+            }
+        }
+
+        string text = last.Text;
+        return string.IsNullOrWhiteSpace(text) || text.Length > _maxQueryLength ? null : text;
+    }
+
+    // Embeds the query and finds the best stored answer that passes the threshold, the guards and the verifier.
+    // Leaves request.Vector null when the text cannot be embedded usefully (then the call passes through).
+    private async ValueTask<(SemanticEntry? Hit, float Similarity)> LookupAsync(SemanticRequest request, CancellationToken cancellationToken)
+    {
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        GeneratedEmbeddings<Embedding<float>> generated = await _embedder.GenerateAsync([request.Query], options: null, cancellationToken).ConfigureAwait(false);
+        AddEmbeddingEntry(request, generated);
+        if (generated.Count != 1 || !IsUsable(generated[0].Vector.Span))
+        {
+            return (null, 0f);
+        }
+
+        float[] vector = generated[0].Vector.ToArray();
+        if (_store.Dimensions is { } dimensions && dimensions != vector.Length)
+        {
+            throw new InvalidOperationException(
+                $"The embedding generator returned {vector.Length} dimensions; this semantic cache holds {dimensions}-dimensional embeddings. The embedding model changed: call InvalidateAllAsync before switching models.");
+        }
+
+        request.Vector = vector;
+        if (request.SkipRead)
+        {
+            return (null, 0f);
+        }
+
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        (SemanticEntry Entry, float Similarity)[] found = ArrayPool<(SemanticEntry, float)>.Shared.Rent(_candidates);
+        try
+        {
+            int count = _store.Search(request.Partition, vector, found.AsSpan(0, _candidates), now);
+            TextFeatures? features = null;
+            for (int i = 0; i < count; i++)
+            {
+                (SemanticEntry entry, float similarity) = found[i];
+                if (similarity < request.Threshold)
+                {
+                    break;
+                }
+
+                features ??= TextFeatures.Extract(request.Query);
+                string? veto = GuardCheck.Veto(features, entry.Features, _guards, _lexicalFloor)
+                    ?? (request.Verify && !await VerifyAsync(request, entry, similarity, cancellationToken).ConfigureAwait(false) ? "verifier" : null);
+                if (veto is null)
+                {
+                    return (entry, similarity);
+                }
+
+                SemanticLog.Vetoed(_logger, similarity, veto);
+                if (_metrics.CacheEnabled)
+                {
+                    _metrics.RecordVeto(CacheName, veto);
+                }
+            }
+
+            return (null, count > 0 ? found[0].Similarity : 0f);
+        }
+        finally
+        {
+            Array.Clear(found, 0, _candidates);
+            ArrayPool<(SemanticEntry, float)>.Shared.Return(found);
+        }
+    }
+
+    private static bool IsUsable(ReadOnlySpan<float> vector)
+    {
+        foreach (float value in vector)
+        {
+            if (!float.IsFinite(value))
+            {
+                return false;
+            }
+        }
+
+        float norm = TensorPrimitives.Norm(vector);
+        return vector.Length > 0 && norm > 0f && float.IsFinite(norm);
+    }
+
+    private async ValueTask<bool> VerifyAsync(SemanticRequest request, SemanticEntry entry, float similarity, CancellationToken cancellationToken)
+    {
+        try
+        {
+            SemanticHitCandidate candidate = new(request.Query, entry.Prompt, entry.Answer.ToResponse().Text, similarity, request.Receipt);
+            return await _verifier!.VerifyAsync(candidate, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            SemanticLog.VerifierFailed(_logger, ex);
+            return false;
+        }
+    }
+
+    private void AddEmbeddingEntry(SemanticRequest request, GeneratedEmbeddings<Embedding<float>> generated)
+    {
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        EmbeddingGeneratorMetadata? metadata = _embedder.GetService<EmbeddingGeneratorMetadata>();
+        string? modelId = (generated.Count > 0 ? generated[0].ModelId : null) ?? metadata?.DefaultModelId;
+        bool estimated = generated.Usage?.InputTokenCount is null;
+        long input = generated.Usage?.InputTokenCount ?? TiktokenTokenEstimator.Default.CountTokens(request.Query, modelId);
+        TokenCounts tokens = new() { Input = input };
+        if (_embedderIsLocal)
+        {
+            request.Receipt.Add(new CostReceiptEntry
+            {
+                Kind = CostEntryKind.Embedding,
+                ModelId = modelId,
+                Provider = metadata?.ProviderName,
+                Tokens = tokens,
+                Cost = default(CostBreakdown),
+                IsEstimated = estimated,
+                Timestamp = now,
+                Stage = StageName,
+            });
+            return;
+        }
+
+        request.Receipt.Add(_pricer.Price(
+            CostEntryKind.Embedding, modelId, metadata?.ProviderName, tokens, estimated, batch: false, now, StageName, mayThrow: false));
+    }
+
+    private async ValueTask StoreOrExplainAsync(SemanticRequest request, PromptCacheEntry? entry, string? modelId, string? reason)
+    {
+        if (entry is null)
+        {
+            NotStored(modelId, reason ?? PromptCacheCapture.Unserializable);
+            return;
+        }
+
+        if (request.SkipWrite || request.Vector is null)
+        {
+            return;
+        }
+
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        byte[]? answerBytes = _distributed is null ? null : Serialize(entry);
+        SemanticEntry stored = new(
+            _store.NextId(), Guid.NewGuid().ToString("N"), request.Group, request.Partition, request.Query, request.Vector, entry, answerBytes, now + (request.TimeToLive ?? _timeToLive));
+        _ = _store.Add(stored, now);
+        if (_distributed is not null)
+        {
+            try
+            {
+                await _distributed.SaveAsync(ToRecord(stored), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                SemanticLog.StoreFailed(_logger, ex);
+            }
+        }
+    }
+
+    private static byte[] Serialize(PromptCacheEntry entry)
+    {
+        ArrayBufferWriter<byte> writer = new();
+        PromptCacheEntrySerializer.Instance.Serialize(entry, writer);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    private static SemanticCacheRecord ToRecord(SemanticEntry entry) => new()
+    {
+        Id = entry.RecordId,
+        Group = entry.Group,
+        Partition = entry.Partition,
+        Prompt = entry.Prompt,
+        Vector = entry.Vector,
+        Answer = entry.AnswerBytes ??= Serialize(entry.Answer),
+        ExpiresAt = entry.ExpiresAt,
+    };
+
+    // An entry for the local replica from a record (a store or a snapshot), or why the record cannot be used.
+    private string? TryCreateEntry(SemanticCacheRecord record, out SemanticEntry? entry)
+    {
+        entry = null;
+        if (!IsUsable(record.Vector.Span))
+        {
+            return "its vector is empty, zero or not finite";
+        }
+
+        PromptCacheEntry answer = PromptCacheEntrySerializer.Instance.Deserialize(new ReadOnlySequence<byte>(record.Answer));
+        if (!answer.IsValid)
+        {
+            return "its answer cannot be read (" + answer.InvalidReason + ")";
+        }
+
+        entry = new SemanticEntry(
+            _store.NextId(), record.Id, record.Group, record.Partition, record.Prompt, record.Vector.ToArray(), answer, record.Answer.ToArray(), record.ExpiresAt);
+        return null;
+    }
+
+    private void OnRecordSaved(SemanticCacheRecord record)
+    {
+        try
+        {
+            DateTimeOffset now = _timeProvider.GetUtcNow();
+            if (record.ExpiresAt <= now || _store.Contains(record.Id))
+            {
+                return;
+            }
+
+            string? problem = TryCreateEntry(record, out SemanticEntry? entry);
+            if (problem is null && _store.Dimensions is { } dimensions && dimensions != entry!.Vector.Length)
+            {
+                problem = $"its embedding has {entry.Vector.Length} dimensions, this replica {dimensions}";
+            }
+
+            if (problem is not null)
+            {
+                SemanticLog.RecordSkipped(_logger, problem);
+                return;
+            }
+
+            _ = _store.Add(entry!, now);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or InvalidOperationException or ArgumentException)
+        {
+            SemanticLog.RecordSkipped(_logger, ex.Message);
+        }
+    }
+
+    // Subscribes to the store and loads what it holds, once; a store that cannot be reached is retried on a later call.
+    private async ValueTask EnsureStartedAsync(CancellationToken cancellationToken)
+    {
+        if (_started)
+        {
+            return;
+        }
+
+        await _startGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_started)
+            {
+                return;
+            }
+
+            _subscription ??= await _distributed!.SubscribeAsync(OnRecordSaved, group => _ = _store.RemoveGroup(group), cancellationToken).ConfigureAwait(false);
+            int before = _store.Count;
+            await foreach (SemanticCacheRecord record in _distributed!.LoadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                OnRecordSaved(record);
+            }
+
+            SemanticLog.CaughtUp(_logger, _store.Count - before);
+            _started = true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            SemanticLog.CatchUpFailed(_logger, ex);
+        }
+        finally
+        {
+            _startGate.Release();
+        }
+    }
+
+    private async ValueTask RemoveGroupAsync(string? group, CancellationToken cancellationToken)
+    {
+        _ = _store.RemoveGroup(group);
+        if (_distributed is not null)
+        {
+            await _distributed.RemoveGroupAsync(group, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static ChatResponse Attach(SemanticRequest request, ChatResponse response, float? similarity)
+    {
+        AdditionalPropertiesDictionary properties = response.AdditionalProperties ??= [];
+        properties[CostAwareProperties.Receipt] = request.Receipt;
+        if (similarity is { } s)
+        {
+            properties[SimilarityProperty] = s;
+        }
+
+        return response;
+    }
+
+    private async ValueTask SettleHitAsync(SemanticRequest request, SemanticEntry hit, float similarity)
+    {
+        _store.Touch(hit);
+        decimal? avoided = CacheSettlement.AddHitEntries(_pricer, request.Receipt, hit.Answer, _timeProvider.GetUtcNow(), StageName);
+        SemanticLog.Hit(_logger, similarity, hit.Answer.ModelId, avoided, EmbeddingCost(request.Receipt));
+        await SettleAsync(request, "hit", avoided).ConfigureAwait(false);
+    }
+
+    private static decimal EmbeddingCost(CostReceipt receipt)
+    {
+        decimal total = 0m;
+        foreach (CostReceiptEntry entry in receipt.Entries)
+        {
+            if (entry.Kind == CostEntryKind.Embedding && entry.Stage == StageName)
+            {
+                total += entry.Cost?.Total ?? 0m;
+            }
+        }
+
+        return total;
+    }
+
+    private async ValueTask SettleAsync(SemanticRequest request, string result, decimal? avoided)
+    {
+        RecordLookup(result, request.Receipt.Scope, avoided);
+        if (request.OwnsReceipt && _recordToLedger && _ledger is not null)
+        {
+            await LedgerRecording.RecordAsync(_ledger, request.Receipt, _logger).ConfigureAwait(false);
+        }
+    }
+
+    private void RecordLookup(string result, CostScope scope, decimal? avoided)
+    {
+        if (_metrics.CacheEnabled)
+        {
+            _metrics.RecordCacheLookup(CacheName, result, scope, _includeScopeInMetrics, avoided);
+        }
+    }
+
+    private void NotStored(string? modelId, string reason)
+    {
+        SemanticLog.NotStored(_logger, modelId, reason);
+        if (_metrics.CacheEnabled)
+        {
+            _metrics.RecordNotStored(CacheName, reason);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using CostAware.Internal.Semantic;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace CostAware;
+
+/// <summary>Registers the semantic cache's options.</summary>
+public static class SemanticCacheServiceCollectionExtensions
+{
+    /// <summary>The configuration section the options are bound from by default.</summary>
+    public const string SectionName = "CostAware:SemanticCache";
+
+    /// <summary>
+    /// Registers <see cref="SemanticCacheOptions"/>, bound from a configuration section and validated at start-up,
+    /// for <c>UseSemanticCache</c> to start from.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configuration">The section to bind (for example <c>configuration.GetSection("CostAware:SemanticCache")</c>); <see langword="null"/> binds nothing.</param>
+    /// <param name="configure">Adjusts the options after binding; or <see langword="null"/>.</param>
+    /// <returns><paramref name="services"/>, for chaining.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> is <see langword="null"/>.</exception>
+    public static IServiceCollection AddCostAwareSemanticCache(
+        this IServiceCollection services, IConfiguration? configuration = null, Action<SemanticCacheOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        OptionsBuilder<SemanticCacheOptions> options = services.AddOptions<SemanticCacheOptions>();
+        if (configuration is not null)
+        {
+            _ = options.Bind(configuration);
+        }
+
+        if (configure is not null)
+        {
+            _ = options.Configure(configure);
+        }
+
+        _ = options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SemanticCacheOptions>, SemanticCacheOptionsFullValidator>());
+        return services;
+    }
+}
