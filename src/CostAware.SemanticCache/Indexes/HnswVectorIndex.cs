@@ -30,7 +30,7 @@ public sealed class HnswVectorIndex : IVectorIndex
     /// <param name="efSearch">The search breadth when searching; a search of k results uses at least k.</param>
     /// <param name="seed">Seeds the random level of each node, for reproducible graphs.</param>
     /// <exception cref="ArgumentOutOfRangeException">A parameter is outside its range.</exception>
-    public HnswVectorIndex(int dimensions, int maxConnections = 16, int efConstruction = 128, int efSearch = 64, int seed = 42)
+    public HnswVectorIndex(int dimensions, int maxConnections = 16, int efConstruction = 128, int efSearch = 100, int seed = 42)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dimensions);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, 4);

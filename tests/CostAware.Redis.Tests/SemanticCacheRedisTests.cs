@@ -1,0 +1,150 @@
+using CostAware.Tests.TestUtilities;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+
+namespace CostAware.Redis.Tests;
+
+// Two nodes, each its own service provider with its own local index, sharing entries through the real redis-server.
+[Collection(RedisTestGroup.Name)]
+public sealed class SemanticCacheRedisTests(RedisServerFixture redis) : IAsyncDisposable
+{
+    private readonly string _instance = $"costaware-test-{Guid.NewGuid():N}:";
+    private readonly List<Node> _nodes = [];
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (Node node in _nodes)
+        {
+            await node.Services.DisposeAsync();
+        }
+    }
+
+    private Node NewNode()
+    {
+        Node node = new(redis.Configuration, _instance);
+        _nodes.Add(node);
+        return node;
+    }
+
+    private static ChatOptions Tenant(string tenant) => new ChatOptions().WithCostScope(new CostScope { Tenant = tenant });
+
+    // Pub/sub delivers asynchronously: wait until a node's replica holds the expected number of entries.
+    private static async Task WaitForCountAsync(Node node, int count)
+    {
+        for (int i = 0; i < 400 && node.Cache.Count != count; i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System);
+        }
+
+        Assert.Equal(count, node.Cache.Count);
+    }
+
+    [Fact]
+    public async Task An_entry_stored_on_one_node_is_served_by_a_running_node_and_by_one_that_starts_later()
+    {
+        Node a = NewNode();
+        Node b = NewNode();
+        _ = await b.Client.GetResponseAsync("Warm up the subscription.", Tenant("other"));
+        Assert.Equal(1, b.Inner.Calls);
+
+        _ = await a.Client.GetResponseAsync("How do I reset my password?", Tenant("acme"));
+        await WaitForCountAsync(b, 2);
+        ChatResponse fromB = await b.Client.GetResponseAsync("how do I reset my password", Tenant("acme"));
+
+        Node late = NewNode();
+        ChatResponse fromLate = await late.Client.GetResponseAsync("How do I reset my password?", Tenant("acme"));
+
+        Assert.Equal(1, a.Inner.Calls);
+        Assert.Equal(1, b.Inner.Calls);
+        Assert.Equal(0, late.Inner.Calls);
+        Assert.Equal("Click 'Forgot password'.", fromB.Text);
+        Assert.Equal("Click 'Forgot password'.", fromLate.Text);
+        Assert.Equal(0.0045m, fromLate.GetCostReceipt()!.Avoided);
+    }
+
+    [Fact]
+    public async Task Another_tenant_on_another_node_never_gets_the_entry()
+    {
+        Node a = NewNode();
+        Node b = NewNode();
+        _ = await a.Client.GetResponseAsync("What is our refund policy?", Tenant("acme"));
+        _ = await b.Client.GetResponseAsync("What is our refund policy?", Tenant("globex"));
+        Assert.Equal(1, b.Inner.Calls);
+    }
+
+    [Fact]
+    public async Task Invalidating_a_tenant_on_one_node_removes_it_everywhere()
+    {
+        Node a = NewNode();
+        Node b = NewNode();
+        _ = await a.Client.GetResponseAsync("What is our refund policy?", Tenant("acme"));
+        _ = await b.Client.GetResponseAsync("What is our refund policy?", Tenant("acme"));
+        Assert.Equal(0, b.Inner.Calls);
+
+        await a.Cache.InvalidateTenantAsync("acme");
+        await WaitForCountAsync(b, 0);
+        _ = await b.Client.GetResponseAsync("What is our refund policy?", Tenant("acme"));
+        Assert.Equal(1, b.Inner.Calls);
+
+        // A node that starts now catches up with b's fresh answer only, not the invalidated one.
+        Node late = NewNode();
+        _ = await late.Client.GetResponseAsync("Something else entirely?", Tenant("acme"));
+        Assert.Equal(1, late.Inner.Calls);
+        Assert.Equal(2, late.Cache.Count);
+    }
+
+    [Fact]
+    public async Task Entries_live_in_redis_with_their_time_to_live_and_a_damaged_one_is_skipped()
+    {
+        Node a = NewNode();
+        _ = await a.Client.GetResponseAsync("What is our refund policy?", Tenant("acme"));
+
+        IServer server = redis.Connection.GetServers()[0];
+        RedisKey key = Assert.Single(server.Keys(pattern: _instance + "semantic:e:*"));
+        IDatabase db = redis.Connection.GetDatabase();
+        TimeSpan? ttl = await db.KeyTimeToLiveAsync(key);
+        Assert.InRange(ttl!.Value, TimeSpan.FromHours(23), TimeSpan.FromHours(24));
+
+        await db.StringSetAsync(_instance + "semantic:e:junk", new byte[] { 1, 2, 3 }, TimeSpan.FromMinutes(1));
+        Node late = NewNode();
+        _ = await late.Client.GetResponseAsync("What is our refund policy?", Tenant("acme"));
+        Assert.Equal(0, late.Inner.Calls);
+    }
+
+    private sealed class Node
+    {
+        public Node(string redisConfiguration, string instance)
+        {
+            Inner.GetResponseAsyncCallback = (_, _, _) => Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "Click 'Forgot password'."))
+            {
+                ModelId = "gpt-4o-2024-08-06",
+                FinishReason = ChatFinishReason.Stop,
+                Usage = new UsageDetails { InputTokenCount = 1_000, OutputTokenCount = 200 },
+            });
+
+            IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["CostAware:Redis:Configuration"] = redisConfiguration,
+                ["CostAware:Redis:InstanceName"] = instance,
+                ["CostAware:SemanticCache:SimilarityThreshold"] = "0.8",
+            }).Build();
+            ServiceCollection services = new();
+            services.AddCostAware()
+                .AddCostAwareRedis(configuration.GetSection("CostAware:Redis"))
+                .AddCostAwareSemanticCache(configuration.GetSection("CostAware:SemanticCache"));
+            Services = services.BuildServiceProvider();
+            Client = new ChatClientBuilder(Inner).UseSemanticCache().UseTokenMetering().Build(Services);
+            Cache = Client.GetService<SemanticCacheChatClient>()!;
+        }
+
+        public TestChatClient Inner { get; } = new();
+
+        public ServiceProvider Services { get; }
+
+        public IChatClient Client { get; }
+
+        public SemanticCacheChatClient Cache { get; }
+    }
+}

@@ -1,0 +1,53 @@
+using CsCheck;
+
+namespace CostAware.SemanticCache.Tests.Caching;
+
+public sealed class SemanticCacheRecordTests
+{
+    private static readonly Gen<SemanticCacheRecord> Records =
+        Gen.Select(Gen.String, Gen.String, Gen.String, Gen.Float.Array[1, 64], Gen.Byte.Array[0, 200], Gen.Long[0, DateTimeOffset.MaxValue.UtcTicks])
+            .Select(static (id, group, prompt, vector, answer, ticks) => new SemanticCacheRecord
+            {
+                Id = id,
+                Group = group,
+                Partition = group + ":" + id,
+                Prompt = prompt,
+                Vector = vector,
+                Answer = answer,
+                ExpiresAt = new DateTimeOffset(ticks, TimeSpan.Zero),
+            });
+
+    [Fact]
+    public void A_record_reads_back_as_written() =>
+        Records.Sample(static record =>
+        {
+            SemanticCacheRecord back = SemanticCacheRecord.FromBytes(record.ToBytes());
+            return back.Id == record.Id && back.Group == record.Group && back.Partition == record.Partition && back.Prompt == record.Prompt
+                && back.ExpiresAt == record.ExpiresAt
+                && back.Vector.Span.SequenceEqual(record.Vector.Span) && back.Answer.Span.SequenceEqual(record.Answer.Span);
+        });
+
+    [Fact]
+    public void A_truncated_record_is_rejected_with_a_clear_error_never_misread() =>
+        Gen.Select(Records, Gen.Int[0, int.MaxValue]).Sample(static (record, cut) =>
+        {
+            byte[] bytes = record.ToBytes();
+            byte[] truncated = bytes[..(cut % bytes.Length)];
+            try
+            {
+                _ = SemanticCacheRecord.FromBytes(truncated);
+                return false;
+            }
+            catch (InvalidDataException)
+            {
+                return true;
+            }
+        });
+
+    [Theory]
+    [InlineData(new byte[0])]
+    [InlineData(new byte[] { (byte)'C', (byte)'A', (byte)'S', (byte)'R', 2 })]
+    [InlineData(new byte[] { 1, 2, 3, 4, 5, 6 })]
+    public void Foreign_or_other_version_bytes_are_rejected(byte[] bytes) =>
+        Assert.Throws<InvalidDataException>(() => SemanticCacheRecord.FromBytes(bytes));
+}
