@@ -31,7 +31,10 @@ public static class CostAwareServiceCollectionExtensions
 
     /// <summary>Registers CostAware's shared services with options bound from configuration (usually the <c>CostAware</c> section).</summary>
     /// <param name="services">The service collection.</param>
-    /// <param name="section">The configuration section; unknown keys fail validation at start-up.</param>
+    /// <param name="section">
+    /// The configuration section; unknown keys fail validation at start-up. Sub-sections that other CostAware packages
+    /// bind themselves (<c>SemanticCache</c>) are left to them.
+    /// </param>
     /// <returns><paramref name="services"/>, for chaining.</returns>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
     public static IServiceCollection AddCostAware(this IServiceCollection services, IConfigurationSection section)
@@ -39,9 +42,18 @@ public static class CostAwareServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
         _ = services.AddOptionsWithValidateOnStart<CostAwareOptions>()
-            .Bind(section, static o => o.ErrorOnUnknownConfiguration = true);
+            .Configure(options => WithoutPackageSections(section).Bind(options, static o => o.ErrorOnUnknownConfiguration = true));
         return AddCore(services);
     }
+
+    // The section as this package binds it: without the sub-sections that other CostAware packages bind themselves
+    // (CostAware:SemanticCache), so that those are not reported as unknown keys here.
+    private static IConfiguration WithoutPackageSections(IConfigurationSection section) =>
+        new ConfigurationBuilder().AddInMemoryCollection(section.AsEnumerable(makePathsRelative: true)
+            .Where(static pair => pair.Value is not null && !PackageSections.Contains(pair.Key.Split(ConfigurationPath.KeyDelimiter)[0])))
+            .Build();
+
+    private static readonly HashSet<string> PackageSections = new(StringComparer.OrdinalIgnoreCase) { "SemanticCache" };
 
     /// <summary>Registers CostAware's shared services with options set in code.</summary>
     /// <param name="services">The service collection.</param>

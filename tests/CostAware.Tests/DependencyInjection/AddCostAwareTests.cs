@@ -86,6 +86,21 @@ public class AddCostAwareTests
     }
 
     [Fact]
+    public void AddCostAware_OtherPackagesSections_LeftToThemButNestedUnknownKeysStillFail()
+    {
+        ServiceCollection services = new();
+        services.AddCostAware(Section(new() { ["CostAware:SemanticCache:SimilarityThreshold"] = "0.95", ["CostAware:PromptCache:TimeToLive"] = "00:10:00" }));
+        using ServiceProvider provider = services.BuildServiceProvider();
+        Assert.Equal(TimeSpan.FromMinutes(10), provider.GetRequiredService<IOptions<CostAwareOptions>>().Value.PromptCache.TimeToLive);
+
+        ServiceCollection typo = new();
+        typo.AddCostAware(Section(new() { ["CostAware:PromptCache:TimeToLiv"] = "00:10:00" }));
+        using ServiceProvider typoProvider = typo.BuildServiceProvider();
+        InvalidOperationException ex = Assert.Throws<InvalidOperationException>(() => typoProvider.GetRequiredService<IOptions<CostAwareOptions>>().Value);
+        Assert.Contains("TimeToLiv", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AddCostAware_NullArguments_Throw()
     {
         Assert.Throws<ArgumentNullException>(() => ((IServiceCollection)null!).AddCostAware());
