@@ -249,13 +249,6 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         try
         {
             (SemanticEntry? hit, float similarity) = await LookupAsync(request, cancellationToken).ConfigureAwait(false);
-            if (request.Vector is null)
-            {
-                settled = true;
-                await SettleAsync(request, "bypass", avoided: null).ConfigureAwait(false);
-                return Attach(request, await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false), similarity: null);
-            }
-
             if (hit is not null)
             {
                 ChatResponse response = hit.Answer.ToResponse();
@@ -264,13 +257,19 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
                 return Attach(request, response, similarity);
             }
 
+            // A miss, or a text that could not be embedded (then nothing is stored): the provider answers, and the
+            // inner stages charge this request's receipt.
             int firstEntry = request.Receipt.Entries.Length;
             ChatResponse answer = await InnerClient.GetResponseAsync(messages, request.CreateForwardedOptions(), cancellationToken).ConfigureAwait(false);
-            PromptCacheEntry? entry = PromptCacheCapture.TryCreate(
-                answer, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, answer.Usage, answer.ModelId), _timeProvider.GetUtcNow(), out string? reason);
-            await StoreOrExplainAsync(request, entry, answer.ModelId, reason).ConfigureAwait(false);
+            if (request.Vector is not null)
+            {
+                PromptCacheEntry? entry = PromptCacheCapture.TryCreate(
+                    answer, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, answer.Usage, answer.ModelId), _timeProvider.GetUtcNow(), out string? reason);
+                await StoreOrExplainAsync(request, entry, answer.ModelId, reason).ConfigureAwait(false);
+            }
+
             settled = true;
-            await SettleAsync(request, "miss", avoided: null).ConfigureAwait(false);
+            await SettleAsync(request, request.Vector is null ? "bypass" : "miss", avoided: null).ConfigureAwait(false);
             return Attach(request, answer, similarity: null);
         }
         finally
@@ -291,7 +290,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         SemanticRequest? request = Prepare(messages, options);
         return request is null
             ? base.GetStreamingResponseAsync(messages, options, cancellationToken)
-            : StreamAsync(messages, options, request, cancellationToken);
+            : StreamAsync(messages, request, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -322,7 +321,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     private ChatClientMetadata Metadata => _metadata ??= InnerClient.GetService<ChatClientMetadata>() ?? new ChatClientMetadata();
 
     private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(
-        IEnumerable<ChatMessage> messages, ChatOptions? options, SemanticRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+        IEnumerable<ChatMessage> messages, SemanticRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         (SemanticEntry? hit, float similarity) lookup;
         try
@@ -333,17 +332,6 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         {
             await SettleAsync(request, "miss", avoided: null).ConfigureAwait(false);
             throw;
-        }
-
-        if (request.Vector is null)
-        {
-            await SettleAsync(request, "bypass", avoided: null).ConfigureAwait(false);
-            await foreach (ChatResponseUpdate update in base.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
-            {
-                yield return update;
-            }
-
-            yield break;
         }
 
         if (lookup.hit is { } hit)
@@ -378,18 +366,19 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         }
         finally
         {
-            if (completed)
+            // A text that could not be embedded has nothing to be stored under.
+            if (completed && request.Vector is not null)
             {
                 PromptCacheEntry? entry = PromptCacheCapture.TryCreate(
                     captured, _coalesce, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, usage: null, modelId: null), _timeProvider.GetUtcNow(), out string? reason);
                 await StoreOrExplainAsync(request, entry, modelId: null, reason).ConfigureAwait(false);
             }
-            else
+            else if (!completed)
             {
                 NotStored(modelId: null, PromptCacheCapture.Incomplete);
             }
 
-            await SettleAsync(request, "miss", avoided: null).ConfigureAwait(false);
+            await SettleAsync(request, request.Vector is null ? "bypass" : "miss", avoided: null).ConfigureAwait(false);
         }
 
         if (!sawReceipt)
@@ -480,7 +469,18 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     private async ValueTask<(SemanticEntry? Hit, float Similarity)> LookupAsync(SemanticRequest request, CancellationToken cancellationToken)
     {
         await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
-        GeneratedEmbeddings<Embedding<float>> generated = await _embedder.GenerateAsync([request.Query], options: null, cancellationToken).ConfigureAwait(false);
+        GeneratedEmbeddings<Embedding<float>> generated;
+        try
+        {
+            generated = await _embedder.GenerateAsync([request.Query], options: null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // The cache is an optimisation: an embedding provider that fails must not fail the call.
+            SemanticLog.EmbeddingFailed(_logger, ex);
+            return (null, 0f);
+        }
+
         AddEmbeddingEntry(request, generated);
         if (generated.Count != 1 || !IsUsable(generated[0].Vector.Span))
         {

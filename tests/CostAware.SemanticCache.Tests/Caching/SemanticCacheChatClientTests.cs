@@ -37,6 +37,7 @@ public sealed class SemanticCacheChatClientTests : IDisposable
         ISemanticHitVerifier? verifier = null)
     {
         _inner.GetResponseAsyncCallback ??= (_, _, _) => Task.FromResult(Answer());
+        _inner.GetStreamingResponseAsyncCallback ??= (_, _, ct) => TestChatClient.Yield(Answer().ToChatResponseUpdates(), cancellationToken: ct);
         SemanticCacheOptions options = new();
         configure?.Invoke(options);
         SemanticCacheChatClient cache = new(_inner, embedder ?? new LexicalEmbeddingGenerator(), options, store: null, verifier, ledger: _ledger, timeProvider: _time);
@@ -469,6 +470,19 @@ public sealed class SemanticCacheChatClientTests : IDisposable
         Assert.Equal(0, cache.Count);
     }
 
+    [Fact]
+    public async Task A_failing_embedder_never_fails_the_call()
+    {
+        SwitchingEmbedder embedder = new() { Fail = true };
+        SemanticCacheChatClient cache = Cache(embedder: embedder);
+        ChatResponse answer = await Ask(cache, "Explain recursion.");
+        List<ChatResponseUpdate> streamed = await cache.GetStreamingResponseAsync([new(ChatRole.User, "Explain recursion.")], Tenant("acme")).ToListAsync();
+
+        Assert.StartsWith("answer", answer.Text, StringComparison.Ordinal);
+        Assert.NotNull(streamed[^1].GetCostReceipt());
+        Assert.Equal(0, cache.Count);
+    }
+
     private sealed class RejectingVerifier : ISemanticHitVerifier
     {
         public int Calls;
@@ -507,8 +521,15 @@ public sealed class SemanticCacheChatClientTests : IDisposable
 
         public bool Zero { get; set; }
 
+        public bool Fail { get; set; }
+
         public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
         {
+            if (Fail)
+            {
+                throw new HttpRequestException("embedding endpoint down");
+            }
+
             float[] vector = new float[Dimensions];
             if (!Zero)
             {

@@ -28,4 +28,7 @@ internal static partial class SemanticLog
 
     [LoggerMessage(27, LogLevel.Warning, "The semantic cache could not reach its store at start-up; it serves this process's entries and will try again on a later call.")]
     public static partial void CatchUpFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(28, LogLevel.Warning, "The embedding generator failed; the call goes to the provider uncached.")]
+    public static partial void EmbeddingFailed(ILogger logger, Exception exception);
 }
