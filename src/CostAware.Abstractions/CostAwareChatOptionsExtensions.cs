@@ -41,6 +41,27 @@ public static class CostAwareChatOptionsExtensions
         return ambient is null ? perCall ?? CostScope.None : ambient.Merge(perCall);
     }
 
+    /// <summary>Marks calls made with these options as able to wait for a provider's batch API.</summary>
+    /// <param name="options">The options to mark.</param>
+    /// <param name="deferral">The deferral, for example <see cref="Deferral.Unbounded"/>.</param>
+    /// <returns><paramref name="options"/>, for chaining.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    public static ChatOptions WithDeferral(this ChatOptions options, Deferral deferral)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(deferral);
+        (options.AdditionalProperties ??= [])[CostAwareProperties.Deferral] = deferral;
+        return options;
+    }
+
+    /// <summary>Gets the deferral set on these options.</summary>
+    /// <param name="options">The options, or <see langword="null"/>.</param>
+    /// <returns>The deferral, or <see langword="null"/> when the call must be answered now.</returns>
+    public static Deferral? GetDeferral(this ChatOptions? options) =>
+        options?.AdditionalProperties is { } properties && properties.TryGetValue(CostAwareProperties.Deferral, out object? value)
+            ? value as Deferral
+            : null;
+
     /// <summary>Sets how CostAware's caches treat calls made with these options.</summary>
     /// <param name="options">The options to set the control on.</param>
     /// <param name="control">The cache control, for example <see cref="CacheControl.NoStore"/>.</param>

@@ -17,6 +17,9 @@ public static class CostAwareProperties
     /// <summary>The key of the batch marker on <c>ChatOptions</c>: the call is billed at batch prices.</summary>
     public const string Batch = "costaware.batch";
 
+    /// <summary>The key of the <see cref="CostAware.Deferral"/> set on <c>ChatOptions</c>: the call may wait for a batch API.</summary>
+    public const string Deferral = "costaware.deferral";
+
     /// <summary>The key of the <see cref="CostAware.CacheControl"/> set on <c>ChatOptions</c>.</summary>
     public const string CacheControl = "costaware.cache";
 

@@ -48,6 +48,21 @@ public sealed record class CostScope
     public bool IsEmpty =>
         Tenant is null && User is null && ApiKey is null && Agent is null && Workflow is null && Feature is null;
 
+    /// <summary>Gets the value of one dimension.</summary>
+    /// <param name="dimension">The dimension.</param>
+    /// <returns>The value, or <see langword="null"/> when it is not set.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="dimension"/> is not a defined value.</exception>
+    public string? Get(CostScopeDimension dimension) => dimension switch
+    {
+        CostScopeDimension.Tenant => Tenant,
+        CostScopeDimension.User => User,
+        CostScopeDimension.ApiKey => ApiKey,
+        CostScopeDimension.Agent => Agent,
+        CostScopeDimension.Workflow => Workflow,
+        CostScopeDimension.Feature => Feature,
+        _ => throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "Not a cost-scope dimension."),
+    };
+
     /// <summary>Returns a scope whose fields are those of <paramref name="overrides"/> where set, and this scope's elsewhere.</summary>
     /// <param name="overrides">The scope whose non-null fields win; <see langword="null"/> returns this scope.</param>
     /// <returns>The merged scope.</returns>

@@ -56,4 +56,13 @@ public class CostScopeTests
         Assert.Throws<ArgumentNullException>(() => new ChatOptions().WithCostScope(null!));
         Assert.Throws<ArgumentNullException>(() => AmbientCostScope.Begin(null!));
     }
+
+    [Fact]
+    public void Get_EachDimension_ReturnsItsField()
+    {
+        CostScope scope = new() { Tenant = "t", User = "u", ApiKey = "k", Agent = "a", Workflow = "w", Feature = "f" };
+
+        Assert.Equal(["t", "u", "k", "a", "w", "f"], Enum.GetValues<CostScopeDimension>().Select(scope.Get));
+        _ = Assert.Throws<ArgumentOutOfRangeException>(() => scope.Get((CostScopeDimension)99));
+    }
 }
