@@ -37,6 +37,11 @@ public sealed class CostAwareOptions
     /// <value>The default value is empty.</value>
     public IDictionary<string, ModelPriceOptions> Prices { get; set; } = new Dictionary<string, ModelPriceOptions>(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>Gets or sets the options of the budget stage (<c>UseBudget</c>), bound from <c>CostAware:Budget</c>.</summary>
+    /// <value>The default value has no budgets.</value>
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
+    public BudgetOptions Budget { get; set; } = new();
+
     /// <summary>Gets or sets the defaults of the prompt-cache stage (<c>UsePromptCache</c>), bound from <c>CostAware:PromptCache</c>.</summary>
     /// <value>The default value is a <see cref="PromptCacheOptions"/> with its documented defaults.</value>
     [Microsoft.Extensions.Options.ValidateObjectMembers]

@@ -1,5 +1,6 @@
 using CostAware;
 using CostAware.Internal;
+using CostAware.Internal.Budgets;
 using CostAware.Internal.PromptCache;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Configuration;
@@ -42,7 +43,10 @@ public static class CostAwareServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
         _ = services.AddOptionsWithValidateOnStart<CostAwareOptions>()
-            .Configure(options => WithoutPackageSections(section).Bind(options, static o => o.ErrorOnUnknownConfiguration = true));
+            .Configure(options => Bind(section, options));
+
+        // Reloads of the app's configuration reach IOptionsMonitor (the budget stage follows them).
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IOptionsChangeTokenSource<CostAwareOptions>>(new ConfigurationChangeTokenSource<CostAwareOptions>(section)));
         return AddCore(services);
     }
 
@@ -52,6 +56,31 @@ public static class CostAwareServiceCollectionExtensions
         new ConfigurationBuilder().AddInMemoryCollection(section.AsEnumerable(makePathsRelative: true)
             .Where(static pair => pair.Value is not null && !PackageSections.Contains(pair.Key.Split(ConfigurationPath.KeyDelimiter)[0])))
             .Build();
+
+    // The binder's own message for a value that does not convert ("binding has failed") names neither the key nor the
+    // value; the inner exception that does is lifted into the message.
+    private static void Bind(IConfigurationSection section, CostAwareOptions options)
+    {
+        try
+        {
+            WithoutPackageSections(section).Bind(options, static o => o.ErrorOnUnknownConfiguration = true);
+        }
+        catch (InvalidOperationException ex)
+        {
+            Exception detail = ex;
+            while (detail.InnerException is InvalidOperationException inner)
+            {
+                detail = inner;
+            }
+
+            if (ReferenceEquals(detail, ex))
+            {
+                throw;
+            }
+
+            throw new InvalidOperationException($"The {section.Path} configuration section is not valid: {detail.Message}", ex);
+        }
+    }
 
     private static readonly HashSet<string> PackageSections = new(StringComparer.OrdinalIgnoreCase) { "SemanticCache" };
 
@@ -73,10 +102,12 @@ public static class CostAwareServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CostAwareOptions>, CostAwareOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CostAwareOptions>, CostAwareOptionsCatalogValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CostAwareOptions>, PromptCacheOptionsCrossFieldValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CostAwareOptions>, BudgetOptionsCrossFieldValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IPriceCatalog>(static sp => PriceCatalogFactory.GetOrCreate(sp.GetRequiredService<IOptions<CostAwareOptions>>().Value));
         services.TryAddSingleton<ICostLedger, InMemoryCostLedger>();
         services.TryAddSingleton<ITokenEstimator>(TiktokenTokenEstimator.Default);
+        services.TryAddSingleton<IBudgetStore, InMemoryBudgetStore>();
         _ = services.AddMetrics();
 
         // The prompt cache's store: HybridCache in memory, with whatever IDistributedCache the app registers as its

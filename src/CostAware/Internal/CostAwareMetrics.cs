@@ -13,6 +13,9 @@ internal sealed class CostAwareMetrics : IDisposable
     private readonly Counter<long> _cacheNotStored;
     private readonly Counter<double> _costAvoided;
     private readonly Counter<long> _cacheVetoes;
+    private readonly Counter<long> _budgetDecisions;
+    private readonly Counter<long> _budgetThresholds;
+    private readonly Counter<long> _budgetStoreFailures;
 
     public CostAwareMetrics(IMeterFactory? meterFactory)
     {
@@ -24,6 +27,9 @@ internal sealed class CostAwareMetrics : IDisposable
         _cacheNotStored = _meter.CreateCounter<long>("costaware.cache.not_stored", "{response}", "Answers a cache did not store, by reason.");
         _costAvoided = _meter.CreateCounter<double>("costaware.cost.avoided", "{USD}", "Money not spent because a cache answered, at current prices, in US dollars.");
         _cacheVetoes = _meter.CreateCounter<long>("costaware.cache.vetoes", "{candidate}", "Near matches a cache refused to serve, by reason (a guard, the lexical floor, the verifier).");
+        _budgetDecisions = _meter.CreateCounter<long>("costaware.budget.exceeded", "{call}", "Calls a budget had no room for, by budget and what was done (refuse, clamp_output, switch_model, defer, allow, stream_stopped).");
+        _budgetThresholds = _meter.CreateCounter<long>("costaware.budget.thresholds", "{crossing}", "Budget thresholds crossed by settled spend, by budget and threshold.");
+        _budgetStoreFailures = _meter.CreateCounter<long>("costaware.budget.store_failures", "{operation}", "Budget store operations that failed, by operation and failure mode.");
     }
 
     // Used when a stage is built without DI.
@@ -101,6 +107,30 @@ internal sealed class CostAwareMetrics : IDisposable
             AddTokens(t.CacheWrite + t.CacheWrite1h, "cache_write", tags);
             AddTokens(t.Reasoning, "reasoning", tags);
         }
+    }
+
+    public void RecordBudgetExceeded(string budget, string action)
+    {
+        TagList tags = default;
+        tags.Add("costaware.budget.name", budget);
+        tags.Add("costaware.budget.action", action);
+        _budgetDecisions.Add(1, tags);
+    }
+
+    public void RecordBudgetThreshold(string budget, double threshold)
+    {
+        TagList tags = default;
+        tags.Add("costaware.budget.name", budget);
+        tags.Add("costaware.budget.threshold", threshold);
+        _budgetThresholds.Add(1, tags);
+    }
+
+    public void RecordBudgetStoreFailure(string operation, string mode)
+    {
+        TagList tags = default;
+        tags.Add("costaware.budget.operation", operation);
+        tags.Add("costaware.budget.failure_mode", mode);
+        _budgetStoreFailures.Add(1, tags);
     }
 
     public void Dispose() => _meter.Dispose();

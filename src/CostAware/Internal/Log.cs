@@ -16,6 +16,17 @@ internal static partial class Log
     public const int PromptCacheHitEventId = 10;
     public const int PromptCacheWriteFailedEventId = 11;
     public const int MeteringOutsideStageEventId = 12;
+    public const int BudgetRefusedEventId = 30;
+    public const int BudgetDegradedEventId = 31;
+    public const int BudgetAllowedOverEventId = 32;
+    public const int BudgetThresholdCrossedEventId = 33;
+    public const int BudgetStoreFailedOpenEventId = 34;
+    public const int BudgetStoreFailedClosedEventId = 35;
+    public const int BudgetSettleFailedEventId = 36;
+    public const int BudgetOverrunEventId = 37;
+    public const int BudgetStreamStoppedEventId = 38;
+    public const int BudgetUnpricedEventId = 39;
+    public const int BudgetReconfigureFailedEventId = 40;
 
     [LoggerMessage(UnpricedModelEventId, LogLevel.Warning,
         "Model '{ModelId}' is not in the price catalog; its calls are recorded as unpriced (tokens counted, cost unknown). Add it under CostAware:Prices or load a price file.")]
@@ -64,4 +75,48 @@ internal static partial class Log
     [LoggerMessage(MeteringOutsideStageEventId, LogLevel.Warning,
         "UseTokenMetering() sits outside another CostAware stage: a response already carried a receipt, which was adopted instead of metering the call again. Place UseTokenMetering() innermost, next to the provider client.")]
     public static partial void MeteringOutsideStage(ILogger logger);
+
+    [LoggerMessage(BudgetRefusedEventId, LogLevel.Warning,
+        "Budget {Budget} ({Window}) refused a call: limit {Limit}, spent {Spent}, reserved {Reserved}, the call needed up to {Requested}; {Calls} calls so far.")]
+    public static partial void BudgetRefused(ILogger logger, string budget, BudgetWindow window, decimal? limit, decimal spent, decimal reserved, decimal requested, long calls);
+
+    [LoggerMessage(BudgetDegradedEventId, LogLevel.Information,
+        "Budget {Budget} had no room for a call as asked; it went on degraded ({Action}).")]
+    public static partial void BudgetDegraded(ILogger logger, string budget, BudgetAction action);
+
+    [LoggerMessage(BudgetAllowedOverEventId, LogLevel.Warning,
+        "Budget {Budget} has no room for a call; it was let through because the budget's Action is Allow.")]
+    public static partial void BudgetAllowedOver(ILogger logger, string budget);
+
+    [LoggerMessage(BudgetThresholdCrossedEventId, LogLevel.Information,
+        "Budget {Budget} reached {Threshold} of its limit in this window: spent {Spent} of {Limit}.")]
+    public static partial void BudgetThresholdCrossed(ILogger logger, string budget, double threshold, decimal spent, decimal? limit);
+
+    [LoggerMessage(BudgetStoreFailedOpenEventId, LogLevel.Warning,
+        "The budget store could not be reached; the call went through unchecked because StoreFailureMode is FailOpen.")]
+    public static partial void BudgetStoreFailedOpen(ILogger logger, Exception exception);
+
+    [LoggerMessage(BudgetStoreFailedClosedEventId, LogLevel.Error,
+        "The budget store could not be reached; the call was refused because StoreFailureMode is FailClosed.")]
+    public static partial void BudgetStoreFailedClosed(ILogger logger, Exception exception);
+
+    [LoggerMessage(BudgetSettleFailedEventId, LogLevel.Error,
+        "Settling {Amount} with the budget store failed: the spend is on the receipt and in the ledger, but not in the budgets; the reservation lapses after ReservationTimeout.")]
+    public static partial void BudgetSettleFailed(ILogger logger, decimal amount, Exception exception);
+
+    [LoggerMessage(BudgetOverrunEventId, LogLevel.Warning,
+        "A call to {Model} cost {Actual}, more than the {Reserved} it reserved; the excess is counted and may take a budget over its limit.")]
+    public static partial void BudgetOverrun(ILogger logger, string? model, decimal actual, decimal reserved);
+
+    [LoggerMessage(BudgetStreamStoppedEventId, LogLevel.Warning,
+        "Budget {Budget} had no room for more output; the stream was stopped after about {OutputTokens} output tokens.")]
+    public static partial void BudgetStreamStopped(ILogger logger, string budget, long outputTokens);
+
+    [LoggerMessage(BudgetUnpricedEventId, LogLevel.Debug,
+        "The model {Model} has no price, so a call to it reserves nothing and budgets count it at what the receipt says it cost.")]
+    public static partial void BudgetUnpriced(ILogger logger, string? model);
+
+    [LoggerMessage(BudgetReconfigureFailedEventId, LogLevel.Error,
+        "The reloaded budget configuration is not valid; the budgets in force are kept.")]
+    public static partial void BudgetReconfigureFailed(ILogger logger, Exception exception);
 }
