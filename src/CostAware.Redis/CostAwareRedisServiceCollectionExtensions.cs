@@ -79,6 +79,11 @@ public static class CostAwareRedisServiceCollectionExtensions
         string semanticPrefix = options.InstanceName + "semantic";
         services.TryAddSingleton<ISemanticCacheStore>(provider => new RedisSemanticCacheStore(
             provider.GetRequiredService<IConnectionMultiplexer>(), semanticPrefix, provider.GetService<TimeProvider>()));
+        // Budgets are counted in Redis, whichever of AddCostAware and AddCostAwareRedis came first.
+        string instanceName = options.InstanceName;
+        services.RemoveAll<CostAware.Internal.Budgets.IBudgetStore>();
+        services.AddSingleton<CostAware.Internal.Budgets.IBudgetStore>(provider => new CostAware.Internal.RedisBudgetStore(
+            provider.GetRequiredService<IConnectionMultiplexer>(), instanceName));
         _ = services.AddStackExchangeRedisCache(static _ => { });
         _ = services.AddOptions<RedisCacheOptions>().Configure<IServiceProvider>((redisCache, provider) =>
         {
