@@ -1,0 +1,158 @@
+using System.ClientModel;
+using System.Text;
+using System.Text.Json;
+using OpenAI;
+using OpenAI.Batch;
+using OpenAI.Files;
+
+namespace CostAware.Internal.Batching;
+
+// The OpenAI batch protocol through the official SDK: the calls as a JSONL file uploaded with purpose "batch", a batch
+// created on it (its metadata names CostAware's own batch id, so that a batch whose creation outlived a crash can be
+// found again), its status polled, and its output and error files read back line by line, matched by custom_id.
+internal sealed class OpenAIBatchProtocol(OpenAIClient client)
+{
+    public const string ChatCompletionsEndpoint = "/v1/chat/completions";
+    public const int MaxRequests = 50_000;
+    public const long MaxBytes = 200L * 1024 * 1024;
+
+    public static byte[] BuildJsonl(string endpoint, IReadOnlyList<DeferredCall> calls)
+    {
+        using MemoryStream stream = new();
+        foreach (DeferredCall call in calls)
+        {
+            using (Utf8JsonWriter writer = new(stream))
+            {
+                writer.WriteStartObject();
+                writer.WriteString("custom_id", call.Id);
+                writer.WriteString("method", "POST");
+                writer.WriteString("url", endpoint);
+                writer.WritePropertyName("body");
+                writer.WriteRawValue(call.Body, skipInputValidation: false);
+                writer.WriteEndObject();
+            }
+
+            stream.WriteByte((byte)'\n');
+        }
+
+        return stream.ToArray();
+    }
+
+    public async Task<string> SubmitAsync(string batchId, string endpoint, IReadOnlyList<DeferredCall> calls, CancellationToken cancellationToken)
+    {
+        byte[] jsonl = BuildJsonl(endpoint, calls);
+        OpenAIFile file = await client.GetOpenAIFileClient()
+            .UploadFileAsync(BinaryData.FromBytes(jsonl), $"costaware-{batchId}.jsonl", FileUploadPurpose.Batch).ConfigureAwait(false);
+        BinaryData request = BinaryData.FromObjectAsJson(new Dictionary<string, object>
+        {
+            ["input_file_id"] = file.Id,
+            ["endpoint"] = endpoint,
+            ["completion_window"] = "24h",
+            ["metadata"] = new Dictionary<string, string> { ["costaware_batch"] = batchId },
+        });
+#pragma warning disable OPENAI001 // The SDK marks its batch client experimental; the wire protocol it speaks is the stable /v1/batches.
+        CreateBatchOperation operation = await client.GetBatchClient().CreateBatchAsync(BinaryContent.Create(request), waitUntilCompleted: false).ConfigureAwait(false);
+#pragma warning restore OPENAI001
+        return operation.BatchId;
+    }
+
+    public async Task<ProviderBatchStatus> GetStatusAsync(string providerBatchId, CancellationToken cancellationToken)
+    {
+#pragma warning disable OPENAI001
+        CreateBatchOperation operation = await CreateBatchOperation.RehydrateAsync(client.GetBatchClient(), providerBatchId, cancellationToken).ConfigureAwait(false);
+        ClientResult result = await operation.GetBatchAsync(options: null).ConfigureAwait(false);
+#pragma warning restore OPENAI001
+        using JsonDocument json = JsonDocument.Parse(result.GetRawResponse().Content);
+        JsonElement root = json.RootElement;
+        return new ProviderBatchStatus(
+            root.GetProperty("status").GetString() ?? "unknown",
+            OptionalString(root, "output_file_id"),
+            OptionalString(root, "error_file_id"));
+    }
+
+    public async Task CancelAsync(string providerBatchId, CancellationToken cancellationToken)
+    {
+#pragma warning disable OPENAI001
+        CreateBatchOperation operation = await CreateBatchOperation.RehydrateAsync(client.GetBatchClient(), providerBatchId, cancellationToken).ConfigureAwait(false);
+        _ = await operation.CancelAsync(options: null).ConfigureAwait(false);
+#pragma warning restore OPENAI001
+    }
+
+    // Every line of the output and error files. A line that does not parse is returned as malformed rather than
+    // failing the whole batch.
+    public async Task<IReadOnlyList<ProviderLineResult>> ReadResultsAsync(ProviderBatchStatus status, CancellationToken cancellationToken)
+    {
+        List<ProviderLineResult> results = [];
+        foreach (string? fileId in (string?[])[status.OutputFileId, status.ErrorFileId])
+        {
+            if (fileId is null)
+            {
+                continue;
+            }
+
+            BinaryData content = await client.GetOpenAIFileClient().DownloadFileAsync(fileId, cancellationToken).ConfigureAwait(false);
+            foreach (string line in Encoding.UTF8.GetString(content.ToMemory().Span).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                results.Add(ParseLine(line));
+            }
+        }
+
+        return results;
+    }
+
+    // {"custom_id": ..., "response": {"status_code": 200, "body": {...}}, "error": null} or an error line
+    // {"custom_id": ..., "response": null, "error": {"code": ..., "message": ...}}.
+    public static ProviderLineResult ParseLine(string line)
+    {
+        try
+        {
+            using JsonDocument json = JsonDocument.Parse(line);
+            JsonElement root = json.RootElement;
+            string? customId = OptionalString(root, "custom_id");
+            if (customId is null)
+            {
+                return ProviderLineResult.FromMalformed(line, "the line has no custom_id");
+            }
+
+            if (root.TryGetProperty("error", out JsonElement error) && error.ValueKind == JsonValueKind.Object)
+            {
+                return new ProviderLineResult(customId, Body: null, $"{OptionalString(error, "code") ?? "error"}: {OptionalString(error, "message")}", Malformed: false);
+            }
+
+            if (root.TryGetProperty("response", out JsonElement response) && response.ValueKind == JsonValueKind.Object)
+            {
+                int status = response.TryGetProperty("status_code", out JsonElement code) && code.TryGetInt32(out int value) ? value : 0;
+                if (!response.TryGetProperty("body", out JsonElement body))
+                {
+                    return ProviderLineResult.FromMalformed(line, "the response has no body");
+                }
+
+                byte[] bytes = Encoding.UTF8.GetBytes(body.GetRawText());
+                return status is >= 200 and < 300
+                    ? new ProviderLineResult(customId, bytes, Error: null, Malformed: false)
+                    : new ProviderLineResult(customId, Body: null, $"HTTP {status}: {body.GetRawText()}", Malformed: false);
+            }
+
+            return ProviderLineResult.FromMalformed(line, "the line has neither a response nor an error");
+        }
+        catch (JsonException ex)
+        {
+            return ProviderLineResult.FromMalformed(line, ex.Message);
+        }
+    }
+
+    private static string? OptionalString(JsonElement element, string name) =>
+        element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+}
+
+internal readonly record struct ProviderBatchStatus(string Status, string? OutputFileId, string? ErrorFileId)
+{
+    public bool IsTerminal => Status is "completed" or "failed" or "expired" or "cancelled";
+}
+
+// One call's outcome in a batch: its response body, or an error. Malformed lines keep their text for the log.
+internal readonly record struct ProviderLineResult(string? CustomId, byte[]? Body, string? Error, bool Malformed)
+{
+    public static ProviderLineResult FromMalformed(string line, string why) =>
+        new(null, null, $"malformed result line ({why}): {(line.Length > 200 ? line[..200] : line)}", Malformed: true);
+}

@@ -1,0 +1,85 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.AI;
+using OpenAI;
+
+namespace CostAware.Internal.Batching;
+
+// Turns a call into the body the official OpenAI SDK would send to /v1/chat/completions, and a batch result body back
+// into the ChatResponse that SDK and Microsoft.Extensions.AI's adapter would have produced for a synchronous call. Both
+// directions run the real SDK over an in-process HTTP handler, so the batch carries exactly the JSON a synchronous call
+// would have sent and the caller gets exactly the response it would have received.
+internal static class OpenAIChatCodec
+{
+    private static readonly Uri Endpoint = new("http://costaware.invalid/v1");
+
+    // A minimal chat.completion the request capture answers with, so that the SDK completes normally.
+    private const string EmptyCompletion = """
+        {"id":"capture","object":"chat.completion","created":0,"model":"capture","choices":[{"index":0,"message":{"role":"assistant","content":""},"finish_reason":"stop"}]}
+        """;
+
+    public static async Task<byte[]> BuildRequestAsync(string modelId, IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    {
+        using Handler handler = new(EmptyCompletion);
+        using IChatClient chat = Client(handler, modelId);
+        _ = await chat.GetResponseAsync(messages, WithoutOwnKeys(options), cancellationToken).ConfigureAwait(false);
+        return handler.RequestBody ?? throw new InvalidOperationException("The OpenAI SDK sent no request body.");
+    }
+
+    public static async Task<ChatResponse> ReadResponseAsync(string modelId, byte[] completionBody, CancellationToken cancellationToken)
+    {
+        using Handler handler = new(System.Text.Encoding.UTF8.GetString(completionBody));
+        using IChatClient chat = Client(handler, modelId);
+        return await chat.GetResponseAsync([new ChatMessage(ChatRole.User, string.Empty)], options: null, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static IChatClient Client(Handler handler, string modelId)
+    {
+#pragma warning disable CA2000 // The HttpClient is owned by the transport, which the SDK client keeps until it is collected; the handler is disposed by the caller.
+        OpenAIClientOptions options = new()
+        {
+            Endpoint = Endpoint,
+            Transport = new HttpClientPipelineTransport(new HttpClient(handler, disposeHandler: false)),
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+        };
+#pragma warning restore CA2000
+        return new OpenAIClient(new ApiKeyCredential("costaware-codec"), options).GetChatClient(modelId).AsIChatClient();
+    }
+
+    // CostAware's own keys never reach the provider (as in the metering stage).
+    private static ChatOptions? WithoutOwnKeys(ChatOptions? options)
+    {
+        if (options?.AdditionalProperties is not { Count: > 0 } properties)
+        {
+            return options;
+        }
+
+        ChatOptions copy = options.Clone();
+        AdditionalPropertiesDictionary kept = [];
+        foreach (KeyValuePair<string, object?> property in properties)
+        {
+            if (!property.Key.StartsWith(CostAwareProperties.Prefix, StringComparison.Ordinal))
+            {
+                kept[property.Key] = property.Value;
+            }
+        }
+
+        copy.AdditionalProperties = kept.Count > 0 ? kept : null;
+        return copy;
+    }
+
+    private sealed class Handler(string response) : HttpMessageHandler
+    {
+        public byte[]? RequestBody { get; private set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            RequestBody = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            HttpResponseMessage message = new(HttpStatusCode.OK) { Content = new StringContent(response) };
+            message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            return message;
+        }
+    }
+}
