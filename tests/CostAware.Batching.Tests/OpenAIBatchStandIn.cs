@@ -64,6 +64,28 @@ internal sealed class OpenAIBatchStandIn : IAsyncDisposable
         }
     }
 
+    // Completes a batch: every input line answered with a chat.completion whose text is produced from its question.
+    public void CompleteAll(string batchId, Func<string, string> answer, int inputTokens = 20, int outputTokens = 5)
+    {
+        List<string> output = [];
+        foreach (JsonObject line in InputLines(batchId))
+        {
+            string question = line["body"]!["messages"]!.AsArray().Last()!["content"]!.GetValue<string>();
+            JsonObject completion = new()
+            {
+                ["id"] = "chatcmpl-" + line["custom_id"]!.GetValue<string>(),
+                ["object"] = "chat.completion",
+                ["created"] = 1_764_000_000,
+                ["model"] = line["body"]!["model"]!.GetValue<string>(),
+                ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = answer(question) }, ["finish_reason"] = "stop" }),
+                ["usage"] = new JsonObject { ["prompt_tokens"] = inputTokens, ["completion_tokens"] = outputTokens, ["total_tokens"] = inputTokens + outputTokens },
+            };
+            output.Add(new JsonObject { ["id"] = "r-" + line["custom_id"]!.GetValue<string>(), ["custom_id"] = line["custom_id"]!.DeepClone(), ["response"] = new JsonObject { ["status_code"] = 200, ["body"] = completion }, ["error"] = null }.ToJsonString());
+        }
+
+        SetStatus(batchId, "completed", output);
+    }
+
     // The JSONL lines a batch was created with.
     public IReadOnlyList<JsonObject> InputLines(string batchId) =>
         [.. Encoding.UTF8.GetString(Files[Batches[batchId]["input_file_id"]!.GetValue<string>()])
@@ -144,6 +166,13 @@ internal sealed class OpenAIBatchStandIn : IAsyncDisposable
             };
             Batches[id] = batch;
             return Results.Text(batch.ToJsonString(), "application/json");
+        });
+
+        app.MapGet("/v1/batches", () =>
+        {
+            JsonArray data = [.. Batches.Values.OrderByDescending(static b => b["id"]!.GetValue<string>(), StringComparer.Ordinal).Select(static b => (JsonNode)b.DeepClone())];
+            JsonObject page = new() { ["object"] = "list", ["data"] = data, ["has_more"] = false };
+            return Results.Text(page.ToJsonString(), "application/json");
         });
 
         app.MapGet("/v1/batches/{id}", (string id) =>

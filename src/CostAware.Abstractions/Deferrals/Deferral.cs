@@ -17,6 +17,10 @@ public sealed record class Deferral
     /// <value>The default value is <see langword="null"/>.</value>
     public DateTimeOffset? Deadline { get; init; }
 
+    /// <summary>Gets how the answer reaches the caller.</summary>
+    /// <value>The default value is <see cref="DeferralDelivery.Await"/>.</value>
+    public DeferralDelivery Delivery { get; init; }
+
     /// <summary>Gets who asked for the deferral: <c>caller</c>, or <c>budget:</c> and the budget's name when a budget degraded the call.</summary>
     /// <value>The default value is <c>caller</c>.</value>
     public string RequestedBy { get; init; } = "caller";

@@ -64,10 +64,36 @@ internal sealed class OpenAIBatchProtocol(OpenAIClient client)
 #pragma warning restore OPENAI001
         using JsonDocument json = JsonDocument.Parse(result.GetRawResponse().Content);
         JsonElement root = json.RootElement;
+        string status = root.GetProperty("status").GetString() ?? "unknown";
+        string? errors = root.TryGetProperty("errors", out JsonElement list) && list.ValueKind == JsonValueKind.Object ? list.GetRawText() : null;
         return new ProviderBatchStatus(
-            root.GetProperty("status").GetString() ?? "unknown",
+            status,
+            status is "completed" or "failed" or "expired" or "cancelled",
             OptionalString(root, "output_file_id"),
-            OptionalString(root, "error_file_id"));
+            OptionalString(root, "error_file_id"),
+            errors);
+    }
+
+    // The provider batch created for one of CostAware's batch ids, found by the metadata it was created with: how a
+    // batch whose creation outlived a crash is picked up instead of being submitted again.
+    public async Task<string?> FindAsync(string batchId, CancellationToken cancellationToken)
+    {
+#pragma warning disable OPENAI001
+        await foreach (ClientResult page in client.GetBatchClient().GetBatchesAsync(after: null, limit: 100, options: null).GetRawPagesAsync().WithCancellation(cancellationToken).ConfigureAwait(false))
+#pragma warning restore OPENAI001
+        {
+            using JsonDocument json = JsonDocument.Parse(page.GetRawResponse().Content);
+            foreach (JsonElement batch in json.RootElement.GetProperty("data").EnumerateArray())
+            {
+                if (batch.TryGetProperty("metadata", out JsonElement metadata) && metadata.ValueKind == JsonValueKind.Object
+                    && OptionalString(metadata, "costaware_batch") == batchId)
+                {
+                    return OptionalString(batch, "id");
+                }
+            }
+        }
+
+        return null;
     }
 
     public async Task CancelAsync(string providerBatchId, CancellationToken cancellationToken)
@@ -145,10 +171,9 @@ internal sealed class OpenAIBatchProtocol(OpenAIClient client)
         element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 }
 
-internal readonly record struct ProviderBatchStatus(string Status, string? OutputFileId, string? ErrorFileId)
-{
-    public bool IsTerminal => Status is "completed" or "failed" or "expired" or "cancelled";
-}
+// A provider batch's state: the provider's own status word, whether it will change no more, and where its results are
+// (OpenAI: output and error files; Anthropic: the results URL, which the SDK follows itself).
+internal readonly record struct ProviderBatchStatus(string Status, bool IsTerminal, string? OutputFileId = null, string? ErrorFileId = null, string? Errors = null);
 
 // One call's outcome in a batch: its response body, or an error. Malformed lines keep their text for the log.
 internal readonly record struct ProviderLineResult(string? CustomId, byte[]? Body, string? Error, bool Malformed)

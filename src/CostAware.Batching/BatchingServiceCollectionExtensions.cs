@@ -1,0 +1,77 @@
+using CostAware;
+using CostAware.Internal.Batching;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using OpenAI;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers CostAware's batch deferral: the durable queue, the scheduler (a hosted service) and the batch providers.</summary>
+public static class BatchingServiceCollectionExtensions
+{
+    /// <summary>Registers batch deferral with options bound from a configuration section (usually <c>CostAware:Batching</c>).</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="section">The section.</param>
+    /// <param name="configure">Changes applied after binding (callbacks such as <see cref="BatchDeferralOptions.OnResult"/>), or <see langword="null"/>.</param>
+    /// <returns><paramref name="services"/>, for chaining.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="section"/> is <see langword="null"/>.</exception>
+    public static IServiceCollection AddCostAwareBatching(this IServiceCollection services, IConfigurationSection section, Action<BatchDeferralOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(section);
+        OptionsBuilder<BatchDeferralOptions> options = services.AddOptions<BatchDeferralOptions>()
+            .Configure(o => section.Bind(o, static b => b.ErrorOnUnknownConfiguration = true));
+        if (configure is not null)
+        {
+            _ = options.Configure(configure);
+        }
+
+        return AddCore(services, options);
+    }
+
+    /// <summary>Registers batch deferral with options set in code.</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configure">Sets the options.</param>
+    /// <returns><paramref name="services"/>, for chaining.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    public static IServiceCollection AddCostAwareBatching(this IServiceCollection services, Action<BatchDeferralOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        return AddCore(services, services.AddOptions<BatchDeferralOptions>().Configure(configure));
+    }
+
+    /// <summary>Sends deferred calls to models the price catalog lists under provider <c>openai</c> to OpenAI's batch API, through this client.</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="client">The OpenAI client (its endpoint and key are used for files and batches).</param>
+    /// <returns><paramref name="services"/>, for chaining.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    public static IServiceCollection AddOpenAIBatches(this IServiceCollection services, OpenAIClient client)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(client);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IBatchProvider>(new OpenAIBatchProvider(client)));
+        return services;
+    }
+
+    private static IServiceCollection AddCore(IServiceCollection services, OptionsBuilder<BatchDeferralOptions> options)
+    {
+        _ = options.ValidateDataAnnotations().Validate(
+            static o => o.MaxPollInterval >= o.PollInterval,
+            "Batching:MaxPollInterval must not be shorter than Batching:PollInterval.").ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(static sp => new DeferralCoordinator(
+            sp.GetRequiredService<IOptions<BatchDeferralOptions>>().Value.Clone(),
+            sp.GetServices<IBatchProvider>(),
+            sp.GetService<IPriceCatalog>() ?? PriceCatalog.BuiltIn,
+            sp.GetService<ICostLedger>(),
+            sp.GetRequiredService<TimeProvider>(),
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<BatchDeferralChatClient>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BatchScheduler>());
+        return services;
+    }
+}

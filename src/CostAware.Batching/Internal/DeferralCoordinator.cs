@@ -1,0 +1,456 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+
+namespace CostAware.Internal.Batching;
+
+// Everything between a deferred call and its answer: the durable queue, the providers, the callers waiting, and one
+// pass of the scheduler (RunOnceAsync) that recovers what a crash left, submits batches, polls them and delivers their
+// answers. The hosted scheduler calls RunOnceAsync in a loop; tests call it directly with a fake clock.
+internal sealed class DeferralCoordinator : IAsyncDisposable
+{
+    private const string StageName = "batch";
+
+    private readonly BatchDeferralOptions _options;
+    private readonly Dictionary<string, IBatchProvider> _providers;
+    private readonly CallPricer _pricer;
+    private readonly ICostLedger? _ledger;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, Waiter> _waiters = new(StringComparer.Ordinal);
+    private readonly ResiliencePipeline _resilience;
+    private readonly SemaphoreSlim _pass = new(1, 1);
+    private readonly SemaphoreSlim _opening = new(1, 1);
+    private SqliteDeferralQueue? _queue;
+
+    public DeferralCoordinator(
+        BatchDeferralOptions options, IEnumerable<IBatchProvider> providers, IPriceCatalog catalog, ICostLedger? ledger, TimeProvider timeProvider, ILogger logger)
+    {
+        _options = options;
+        _providers = providers.ToDictionary(static p => p.Name, StringComparer.OrdinalIgnoreCase);
+        _pricer = new CallPricer(catalog, logger);
+        _ledger = ledger;
+        _timeProvider = timeProvider;
+        _logger = logger;
+
+        // Provider calls are retried on transient failures with jittered exponential backoff; what still fails is left
+        // for the next pass (nothing is lost: every step is recorded before the next).
+        _resilience = new ResiliencePipelineBuilder { TimeProvider = timeProvider }
+            .AddRetry(new RetryStrategyOptions
+            {
+                MaxRetryAttempts = 3,
+                Delay = TimeSpan.FromMilliseconds(200),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                ShouldHandle = new PredicateBuilder().Handle<HttpRequestException>().Handle<System.ClientModel.ClientResultException>(static e => e.Status is 0 or 408 or 429 or >= 500).Handle<TimeoutException>(),
+            })
+            .Build();
+    }
+
+    public BatchDeferralOptions Options => _options;
+
+    // The provider a model's calls are batched with: the catalog's provider of the model, if one is registered.
+    public IBatchProvider? ProviderFor(string? modelId) =>
+        modelId is not null && _pricer.Catalog.TryGetPrice(modelId, out ModelPrice? price) && _providers.TryGetValue(price.Provider, out IBatchProvider? provider)
+            ? provider
+            : null;
+
+    // A deferral the options' policy asks for, when the call was not marked.
+    public Deferral? PolicyDeferral(CostScope scope)
+    {
+        foreach (Dictionary<CostScopeDimension, string> match in _options.DeferScopes)
+        {
+            bool all = true;
+            foreach (KeyValuePair<CostScopeDimension, string> condition in match)
+            {
+                all &= string.Equals(scope.Get(condition.Key), condition.Value, StringComparison.Ordinal);
+            }
+
+            if (all && match.Count > 0)
+            {
+                return new Deferral { RequestedBy = "policy" };
+            }
+        }
+
+        return null;
+    }
+
+    // Writes the call to the queue (durably) and returns its ticket. An awaiting caller is registered first, so that
+    // an answer arriving at once still finds it.
+    public async Task<string> EnqueueAsync(
+        IBatchProvider provider, string modelId, IEnumerable<ChatMessage> messages, ChatOptions? options, CostScope scope, Deferral deferral, CostReceipt? receipt, CancellationToken cancellationToken)
+    {
+        byte[] body = await provider.BuildRequestAsync(modelId, messages, options, cancellationToken).ConfigureAwait(false);
+        string id = Guid.NewGuid().ToString("N");
+        if (deferral.Delivery == DeferralDelivery.Await)
+        {
+            _waiters[id] = new Waiter(new TaskCompletionSource<ChatResponse>(TaskCreationOptions.RunContinuationsAsynchronously), receipt);
+        }
+
+        try
+        {
+            SqliteDeferralQueue queue = await QueueAsync(cancellationToken).ConfigureAwait(false);
+            await queue.EnqueueAsync(
+                new DeferredCall
+                {
+                    Id = id,
+                    Provider = provider.Name,
+                    Endpoint = provider.Endpoint,
+                    ModelId = modelId,
+                    Body = body,
+                    Scope = JsonSerializer.Serialize(scope, BatchingJson.Default.CostScope),
+                    CreatedAt = _timeProvider.GetUtcNow(),
+                    Deadline = deferral.Deadline,
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            _ = _waiters.TryRemove(id, out _);
+            throw;
+        }
+
+        Log.Enqueued(_logger, provider.Name, modelId);
+        return id;
+    }
+
+    // Waits for an awaited call's answer. A caller that gives up leaves the call queued: its answer goes to the
+    // handler, or waits to be fetched by ticket.
+    public async Task<ChatResponse> WaitAsync(string ticket, CancellationToken cancellationToken)
+    {
+        if (!_waiters.TryGetValue(ticket, out Waiter? waiter))
+        {
+            throw new InvalidOperationException($"No caller is registered for deferred call {ticket}.");
+        }
+
+        try
+        {
+#pragma warning disable VSTHRD003 // The task is this coordinator's own completion source, completed with continuations run asynchronously.
+            return await waiter.Answer.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+#pragma warning restore VSTHRD003
+        }
+        catch (OperationCanceledException)
+        {
+            _ = _waiters.TryRemove(ticket, out _);
+            throw;
+        }
+    }
+
+    // The answer to a call by ticket: null while it is pending; a failed call throws.
+    public async Task<ChatResponse?> GetResultAsync(string ticket, CancellationToken cancellationToken)
+    {
+        SqliteDeferralQueue queue = await QueueAsync(cancellationToken).ConfigureAwait(false);
+        DeferredCall? call = await queue.GetAsync(ticket, cancellationToken).ConfigureAwait(false);
+        if (call is null)
+        {
+            throw new KeyNotFoundException($"No deferred call has the ticket '{ticket}'.");
+        }
+
+        if (call.State is not (DeferredCallState.Completed or DeferredCallState.Failed or DeferredCallState.Delivered))
+        {
+            return null;
+        }
+
+        (ChatResponse? response, CostReceipt receipt) = await OutcomeAsync(call, outerReceipt: null, cancellationToken).ConfigureAwait(false);
+        if (await queue.MarkDeliveredAsync(call.Id, cancellationToken).ConfigureAwait(false))
+        {
+            await BillAsync(receipt).ConfigureAwait(false);
+        }
+
+        return response ?? throw new DeferredCallFailedException(call.Id, call.Error ?? "failed");
+    }
+
+    // One scheduler pass. Never throws for a provider's failure: what could not be done now is retried next pass.
+    public async Task RunOnceAsync(CancellationToken cancellationToken)
+    {
+        await _pass.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            SqliteDeferralQueue queue = await QueueAsync(cancellationToken).ConfigureAwait(false);
+            await PollAsync(queue, cancellationToken).ConfigureAwait(false);
+            await FlushAsync(queue, cancellationToken).ConfigureAwait(false);
+            await DeliverPendingAsync(queue, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _ = _pass.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_queue is not null)
+        {
+            await _queue.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _pass.Dispose();
+        _opening.Dispose();
+    }
+
+    // The queue file is opened on first use, not at start-up, so that an app that never defers never creates it.
+    private async ValueTask<SqliteDeferralQueue> QueueAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _queue) is { } open)
+        {
+            return open;
+        }
+
+        await _opening.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return _queue ??= await SqliteDeferralQueue.OpenAsync(_options.QueuePath, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _ = _opening.Release();
+        }
+    }
+
+    // Submits a batch for every provider endpoint whose queue is due: full, old enough, or holding a call whose
+    // deadline leaves no more time to wait. A lone call waits for company up to MaxWaitAlone.
+    private async Task FlushAsync(SqliteDeferralQueue queue, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        foreach (QueuedGroup group in await queue.QueuedGroupsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (!_providers.TryGetValue(group.Provider, out IBatchProvider? provider))
+            {
+                continue;
+            }
+
+            int max = Math.Min(_options.MaxBatchRequests, provider.MaxRequests);
+            TimeSpan age = now - group.Oldest;
+            bool deadlineDue = group.EarliestDeadline is { } deadline && deadline - _options.ExpectedBatchLatency <= now;
+            bool due = group.Count >= max || deadlineDue || (group.Count >= 2 ? age >= _options.MaxWait : age >= _options.MaxWaitAlone);
+            if (!due)
+            {
+                continue;
+            }
+
+            IReadOnlyList<DeferredCall> calls = await queue.PeekQueuedAsync(provider.Name, provider.Endpoint, max, provider.MaxBytes, cancellationToken).ConfigureAwait(false);
+            string batchId = Guid.NewGuid().ToString("N");
+            IReadOnlyList<string> taken = await queue.BeginBatchAsync(batchId, provider.Name, provider.Endpoint, [.. calls.Select(static c => c.Id)], now, cancellationToken).ConfigureAwait(false);
+            if (taken.Count == 0)
+            {
+                await queue.MarkBatchDoneAsync(batchId, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            HashSet<string> takenIds = [.. taken];
+            await SubmitAsync(queue, provider, batchId, [.. calls.Where(c => takenIds.Contains(c.Id))], cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task SubmitAsync(SqliteDeferralQueue queue, IBatchProvider provider, string batchId, IReadOnlyList<DeferredCall> calls, CancellationToken cancellationToken)
+    {
+        string providerBatchId;
+        try
+        {
+            providerBatchId = await _resilience.ExecuteAsync(
+                static async (state, ct) => await state.provider.SubmitAsync(state.batchId, state.calls, ct).ConfigureAwait(false),
+                (provider, batchId, calls),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Whether the provider created the batch is unknown: the batch stays open without a provider id, and the
+            // next pass looks for it (by CostAware's batch id) before giving its calls back to the queue.
+            Log.SubmitFailed(_logger, provider.Name, calls.Count, ex);
+            return;
+        }
+
+        await queue.MarkSubmittedAsync(batchId, providerBatchId, cancellationToken).ConfigureAwait(false);
+        Log.Submitted(_logger, provider.Name, providerBatchId, calls.Count);
+    }
+
+    private async Task PollAsync(SqliteDeferralQueue queue, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        foreach (OpenBatch batch in await queue.OpenBatchesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (!_providers.TryGetValue(batch.Provider, out IBatchProvider? provider))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (batch.ProviderBatchId is null)
+                {
+                    await RecoverAsync(queue, provider, batch, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (batch.NextPollAt > now)
+                {
+                    continue;
+                }
+
+                ProviderBatchStatus status = await _resilience.ExecuteAsync(
+                    static async (state, ct) => await state.provider.GetStatusAsync(state.id, ct).ConfigureAwait(false),
+                    (provider, id: batch.ProviderBatchId),
+                    cancellationToken).ConfigureAwait(false);
+                if (!status.IsTerminal)
+                {
+                    double factor = Math.Pow(2, Math.Min(batch.PollCount, 16));
+                    TimeSpan delay = TimeSpan.FromTicks((long)Math.Min(_options.PollInterval.Ticks * factor, _options.MaxPollInterval.Ticks));
+                    await queue.SchedulePollAsync(batch.Id, now + delay, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                await CollectAsync(queue, provider, batch, status, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.PollFailed(_logger, batch.Provider, batch.ProviderBatchId, ex);
+            }
+        }
+    }
+
+    // A batch recorded as taken but never as submitted: the process died while creating it, or creation failed. If
+    // the provider has it, it is adopted; if not, its calls go back to the queue. No call is submitted twice.
+    private async Task RecoverAsync(SqliteDeferralQueue queue, IBatchProvider provider, OpenBatch batch, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<DeferredCall> calls = await queue.CallsInStateAsync(DeferredCallState.Submitting, batch.Id, cancellationToken).ConfigureAwait(false);
+        string? found = await _resilience.ExecuteAsync(
+            static async (state, ct) => await state.provider.FindAsync(state.Id, state.calls, ct).ConfigureAwait(false),
+            (provider, batch.Id, calls),
+            cancellationToken).ConfigureAwait(false);
+        if (found is not null)
+        {
+            await queue.MarkSubmittedAsync(batch.Id, found, cancellationToken).ConfigureAwait(false);
+            Log.Recovered(_logger, provider.Name, found);
+            return;
+        }
+
+        await queue.AbandonBatchAsync(batch.Id, cancellationToken).ConfigureAwait(false);
+        Log.Requeued(_logger, provider.Name, calls.Count);
+    }
+
+    // Stores every answered call's outcome (once), gives unanswered calls another batch or fails them, and delivers.
+    private async Task CollectAsync(SqliteDeferralQueue queue, IBatchProvider provider, OpenBatch batch, ProviderBatchStatus status, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<ProviderLineResult> lines = status.Status == "failed" ? [] : await _resilience.ExecuteAsync(
+            static async (state, ct) => await state.provider.ReadResultsAsync(state.id, state.status, ct).ConfigureAwait(false),
+            (provider, id: batch.ProviderBatchId!, status),
+            cancellationToken).ConfigureAwait(false);
+        Dictionary<string, ProviderLineResult> byId = new(StringComparer.Ordinal);
+        foreach (ProviderLineResult line in lines)
+        {
+            if (line.Malformed || line.CustomId is null)
+            {
+                Log.MalformedLine(_logger, provider.Name, batch.ProviderBatchId, line.Error);
+                continue;
+            }
+
+            _ = byId.TryAdd(line.CustomId, line);
+        }
+
+        IReadOnlyList<DeferredCall> calls = await queue.CallsInStateAsync(DeferredCallState.Submitted, batch.Id, cancellationToken).ConfigureAwait(false);
+        foreach (DeferredCall call in calls)
+        {
+            if (byId.TryGetValue(call.Id, out ProviderLineResult line) && (line.Body is not null || !IsRetryable(line.Error)))
+            {
+                _ = await queue.CompleteAsync(call.Id, line.Body, line.Body is null ? line.Error ?? "error" : null, cancellationToken).ConfigureAwait(false);
+            }
+            else if (call.Attempts < _options.MaxAttempts)
+            {
+                // Expired, cancelled, missing from a completed batch, or a batch that failed as a whole: another batch.
+                _ = await queue.RequeueAsync(call.Id, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                string why = status.Status == "failed"
+                    ? $"the batch failed validation: {status.Errors ?? "no details"}"
+                    : $"no answer after {call.Attempts} batches (last batch {status.Status}{(line.Error is null ? string.Empty : ": " + line.Error)})";
+                _ = await queue.CompleteAsync(call.Id, result: null, why, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await queue.MarkBatchDoneAsync(batch.Id, cancellationToken).ConfigureAwait(false);
+        Log.Collected(_logger, provider.Name, batch.ProviderBatchId, status.Status, byId.Count, calls.Count);
+    }
+
+    private static bool IsRetryable(string? error) =>
+        error is not null && (error.StartsWith("batch_expired", StringComparison.Ordinal) || error.StartsWith("batch_cancelled", StringComparison.Ordinal)
+            || error.StartsWith("expired", StringComparison.Ordinal) || error.StartsWith("canceled", StringComparison.Ordinal));
+
+    // Hands every stored outcome to its awaiting caller, or to the handler; without either it waits for GetResultAsync.
+    private async Task DeliverPendingAsync(SqliteDeferralQueue queue, CancellationToken cancellationToken)
+    {
+        foreach (DeferredCallState state in (DeferredCallState[])[DeferredCallState.Completed, DeferredCallState.Failed])
+        {
+            foreach (DeferredCall call in await queue.CallsInStateAsync(state, batchId: null, cancellationToken).ConfigureAwait(false))
+            {
+                if (_waiters.TryGetValue(call.Id, out Waiter? waiter))
+                {
+                    (ChatResponse? response, CostReceipt receipt) = await OutcomeAsync(call, waiter.Receipt, cancellationToken).ConfigureAwait(false);
+                    if (await queue.MarkDeliveredAsync(call.Id, cancellationToken).ConfigureAwait(false))
+                    {
+                        if (waiter.Receipt is null)
+                        {
+                            await BillAsync(receipt).ConfigureAwait(false);
+                        }
+
+                        _ = _waiters.TryRemove(call.Id, out _);
+                        _ = response is not null
+                            ? waiter.Answer.TrySetResult(response)
+                            : waiter.Answer.TrySetException(new DeferredCallFailedException(call.Id, call.Error ?? "failed"));
+                    }
+                }
+                else if (_options.OnResult is { } handler)
+                {
+                    (ChatResponse? response, CostReceipt receipt) = await OutcomeAsync(call, outerReceipt: null, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await handler(new DeferredResultArguments(call.Id, response, response is null ? call.Error ?? "failed" : null, receipt.Scope, cancellationToken)).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        // Not marked delivered: the handler sees it again on the next pass.
+                        Log.HandlerFailed(_logger, call.Id, ex);
+                        continue;
+                    }
+
+                    if (await queue.MarkDeliveredAsync(call.Id, cancellationToken).ConfigureAwait(false))
+                    {
+                        await BillAsync(receipt).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+    }
+
+    // The answer as the caller receives it, with its receipt: one provider-call entry at batch prices. The receipt id
+    // is derived from the ticket, so that the same call always has the same receipt.
+    private async Task<(ChatResponse? Response, CostReceipt Receipt)> OutcomeAsync(DeferredCall call, CostReceipt? outerReceipt, CancellationToken cancellationToken)
+    {
+        CostScope scope = call.Scope is null ? CostScope.None : JsonSerializer.Deserialize(call.Scope, BatchingJson.Default.CostScope) ?? CostScope.None;
+        CostReceipt receipt = outerReceipt ?? new CostReceipt(Guid.ParseExact(call.Id, "N"), scope, call.CreatedAt);
+        if (call.Result is null || !_providers.TryGetValue(call.Provider, out IBatchProvider? provider))
+        {
+            return (null, receipt);
+        }
+
+        ChatResponse response = await provider.ReadResponseAsync(call.ModelId ?? string.Empty, call.Result, cancellationToken).ConfigureAwait(false);
+        TokenCounts tokens = UsageReader.TryRead(response.Usage, out TokenCounts read, out _) ? read : default;
+        receipt.Add(_pricer.Price(
+            CostEntryKind.ProviderCall, response.ModelId ?? call.ModelId, call.Provider, tokens, estimated: false, batch: true, _timeProvider.GetUtcNow(), StageName, mayThrow: false));
+        (response.AdditionalProperties ??= [])[CostAwareProperties.Receipt] = receipt;
+        return (response, receipt);
+    }
+
+    private async Task BillAsync(CostReceipt receipt)
+    {
+        if (_options.RecordToLedger && _ledger is not null && receipt.Entries.Length > 0)
+        {
+            await LedgerRecording.RecordAsync(_ledger, receipt, _logger).ConfigureAwait(false);
+        }
+    }
+
+    private sealed record class Waiter(TaskCompletionSource<ChatResponse> Answer, CostReceipt? Receipt);
+}

@@ -1,0 +1,37 @@
+using Microsoft.Extensions.AI;
+using OpenAI;
+
+namespace CostAware.Internal.Batching;
+
+// OpenAI's chat-completions batches: requests written and results read by the official SDK (OpenAIChatCodec), files
+// and batches through its file and batch clients (OpenAIBatchProtocol).
+internal sealed class OpenAIBatchProvider(OpenAIClient client) : IBatchProvider
+{
+    private readonly OpenAIBatchProtocol _protocol = new(client);
+
+    public string Name => "openai";
+
+    public string Endpoint => OpenAIBatchProtocol.ChatCompletionsEndpoint;
+
+    public int MaxRequests => OpenAIBatchProtocol.MaxRequests;
+
+    public long MaxBytes => OpenAIBatchProtocol.MaxBytes;
+
+    public Task<byte[]> BuildRequestAsync(string modelId, IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken) =>
+        OpenAIChatCodec.BuildRequestAsync(modelId, messages, options, cancellationToken);
+
+    public Task<ChatResponse> ReadResponseAsync(string modelId, byte[] body, CancellationToken cancellationToken) =>
+        OpenAIChatCodec.ReadResponseAsync(modelId, body, cancellationToken);
+
+    public Task<string> SubmitAsync(string batchId, IReadOnlyList<DeferredCall> calls, CancellationToken cancellationToken) =>
+        _protocol.SubmitAsync(batchId, Endpoint, calls, cancellationToken);
+
+    public Task<string?> FindAsync(string batchId, IReadOnlyList<DeferredCall> calls, CancellationToken cancellationToken) =>
+        _protocol.FindAsync(batchId, cancellationToken);
+
+    public Task<ProviderBatchStatus> GetStatusAsync(string providerBatchId, CancellationToken cancellationToken) =>
+        _protocol.GetStatusAsync(providerBatchId, cancellationToken);
+
+    public Task<IReadOnlyList<ProviderLineResult>> ReadResultsAsync(string providerBatchId, ProviderBatchStatus status, CancellationToken cancellationToken) =>
+        _protocol.ReadResultsAsync(status, cancellationToken);
+}

@@ -1,0 +1,339 @@
+using System.ClientModel;
+using System.Text.Json.Nodes;
+using CostAware.Internal.Batching;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using OpenAI;
+
+namespace CostAware.Batching.Tests;
+
+// The stage and its scheduler end to end: the official OpenAI SDK against the loopback stand-in, a real SQLite file,
+// the scheduler driven pass by pass on a fake clock.
+public sealed class BatchDeferralChatClientTests : IAsyncLifetime
+{
+    private const string Model = "gpt-4o-mini";
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 24, 2, 0, 0, TimeSpan.Zero));
+    private readonly string _path = Path.Combine(Path.GetTempPath(), $"costaware-deferral-{Guid.NewGuid():N}.db");
+    private readonly InMemoryCostLedger _ledger = new();
+    private readonly List<DeferralCoordinator> _coordinators = [];
+    private OpenAIBatchStandIn _server = null!;
+    private int _syncCalls;
+
+    public async Task InitializeAsync() => _server = await OpenAIBatchStandIn.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        foreach (DeferralCoordinator coordinator in _coordinators)
+        {
+            await coordinator.DisposeAsync();
+        }
+
+        await _server.DisposeAsync();
+        foreach (string file in (string[])[_path, _path + "-wal", _path + "-shm"])
+        {
+            File.Delete(file);
+        }
+    }
+
+    private DeferralCoordinator Coordinator(Action<BatchDeferralOptions>? configure = null)
+    {
+        BatchDeferralOptions options = new() { QueuePath = _path, MaxWait = TimeSpan.FromMinutes(5), PollInterval = TimeSpan.FromSeconds(30) };
+        configure?.Invoke(options);
+        OpenAIClient client = new(new ApiKeyCredential("sk-test"), new OpenAIClientOptions { Endpoint = _server.Endpoint });
+        DeferralCoordinator coordinator = new(options, [new OpenAIBatchProvider(client)], PriceCatalog.BuiltIn, _ledger, _time, NullLogger.Instance);
+        _coordinators.Add(coordinator);
+        return coordinator;
+    }
+
+    private IChatClient Stage(DeferralCoordinator coordinator)
+    {
+        IChatClient sync = new DelegatingSync(this);
+        return new BatchDeferralChatClient(sync, coordinator, _time, NullLogger.Instance);
+    }
+
+    private static ChatOptions Deferred(DeferralDelivery delivery = DeferralDelivery.Await, DateTimeOffset? deadline = null) =>
+        new ChatOptions { ModelId = Model, MaxOutputTokens = 100 }
+            .WithDeferral(new Deferral { Delivery = delivery, Deadline = deadline })
+            .WithCostScope(new CostScope { Tenant = "acme", Feature = "nightly" });
+
+    // Runs scheduler passes, advancing the clock, until the condition holds.
+    private async Task PumpUntilAsync(DeferralCoordinator coordinator, Func<bool> done, TimeSpan step)
+    {
+        for (int i = 0; i < 200 && !done(); i++)
+        {
+            await coordinator.RunOnceAsync(CancellationToken.None);
+            if (done())
+            {
+                return;
+            }
+
+            _time.Advance(step);
+            await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System);
+        }
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_TwoAwaitedCalls_OneBatchAndEachAnswerDeliveredAtBatchPrices()
+    {
+        DeferralCoordinator coordinator = Coordinator();
+        using IChatClient client = Stage(coordinator);
+
+        Task<ChatResponse> first = client.GetResponseAsync("What is 2+2?", Deferred());
+        Task<ChatResponse> second = client.GetResponseAsync("What is 3+3?", Deferred());
+        await PumpUntilAsync(coordinator, () => !_server.Batches.IsEmpty, TimeSpan.FromMinutes(1));
+        string batchId = Assert.Single(_server.Batches.Keys);
+        Assert.Equal(2, _server.InputLines(batchId).Count);
+
+        _server.CompleteAll(batchId, q => q.Contains("2+2", StringComparison.Ordinal) ? "4" : "6", inputTokens: 1_000, outputTokens: 500);
+        await PumpUntilAsync(coordinator, () => first.IsCompleted && second.IsCompleted, TimeSpan.FromMinutes(1));
+
+        ChatResponse a = await first;
+        Assert.Equal("4", a.Text);
+        Assert.Equal("6", (await second).Text);
+        CostReceiptEntry entry = Assert.Single(a.GetCostReceipt()!.Entries);
+        Assert.True(entry.IsBatch);
+
+        // gpt-4o-mini at batch prices: 1,000 x $0.075 + 500 x $0.30 per million = $0.000225 (half of $0.00045).
+        Assert.Equal(0.000225m, a.GetCostReceipt()!.Spent);
+        Assert.Equal(new CostScope { Tenant = "acme", Feature = "nightly" }, a.GetCostReceipt()!.Scope);
+        Assert.Equal(2, (await _ledger.QueryAsync(CostLedgerQuery.All).ToListAsync()).Count);
+        Assert.Equal(0, _syncCalls);
+        Assert.Empty(_server.Problems);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_NotMarked_PassesStraightThrough()
+    {
+        using IChatClient client = Stage(Coordinator());
+
+        ChatResponse response = await client.GetResponseAsync("hi", new ChatOptions { ModelId = Model });
+
+        Assert.Equal("sync", response.Text);
+        Assert.Equal(1, _syncCalls);
+        Assert.False(File.Exists(_path));
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_DeadlineSoonerThanTheBatchWindow_SentSynchronously()
+    {
+        using IChatClient client = Stage(Coordinator());
+
+        ChatResponse response = await client.GetResponseAsync("hi", Deferred(deadline: _time.GetUtcNow().AddHours(2)));
+
+        Assert.Equal("sync", response.Text);
+        Assert.Equal(1, _syncCalls);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_ModelWithoutARegisteredProvider_SentSynchronously()
+    {
+        using IChatClient client = Stage(Coordinator());
+
+        ChatResponse response = await client.GetResponseAsync("hi", new ChatOptions { ModelId = "claude-sonnet-4-5" }.WithDeferral(Deferral.Unbounded));
+
+        Assert.Equal("sync", response.Text);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_LoneCall_WaitsForCompanyUntilMaxWaitAlone()
+    {
+        DeferralCoordinator coordinator = Coordinator(o => o.MaxWaitAlone = TimeSpan.FromMinutes(30));
+        using IChatClient client = Stage(coordinator);
+        ChatResponse ticket = await client.GetResponseAsync("alone", Deferred(DeferralDelivery.Ticket));
+
+        _time.Advance(TimeSpan.FromMinutes(29));
+        await coordinator.RunOnceAsync(CancellationToken.None);
+        Assert.Empty(_server.Batches);
+
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await coordinator.RunOnceAsync(CancellationToken.None);
+        Assert.Single(_server.Batches);
+        Assert.NotNull(ticket.AdditionalProperties![BatchDeferralChatClient.TicketProperty]);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_DeadlineComing_SubmitsEvenALoneCall()
+    {
+        DeferralCoordinator coordinator = Coordinator(o => o.ExpectedBatchLatency = TimeSpan.FromHours(2));
+        using IChatClient client = Stage(coordinator);
+        _ = await client.GetResponseAsync("q", Deferred(DeferralDelivery.Ticket, deadline: _time.GetUtcNow().AddHours(3)));
+
+        await coordinator.RunOnceAsync(CancellationToken.None);
+        Assert.Empty(_server.Batches);
+        _time.Advance(TimeSpan.FromHours(1));
+        await coordinator.RunOnceAsync(CancellationToken.None);
+
+        Assert.Single(_server.Batches);
+    }
+
+    [Fact]
+    public async Task Ticket_AnswerFetchedLaterByTicket_AndBilledOnce()
+    {
+        DeferralCoordinator coordinator = Coordinator(o => o.MaxWaitAlone = TimeSpan.Zero);
+        using IChatClient client = Stage(coordinator);
+        ChatResponse accepted = await client.GetResponseAsync("What is 2+2?", Deferred(DeferralDelivery.Ticket));
+        string ticket = (string)accepted.AdditionalProperties![BatchDeferralChatClient.TicketProperty]!;
+        BatchDeferralChatClient stage = client.GetService<BatchDeferralChatClient>()!;
+
+        await coordinator.RunOnceAsync(CancellationToken.None);
+        Assert.Null(await stage.GetResultAsync(ticket));
+        _server.CompleteAll(Assert.Single(_server.Batches.Keys), _ => "4");
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await coordinator.RunOnceAsync(CancellationToken.None);
+
+        ChatResponse answer = (await stage.GetResultAsync(ticket))!;
+        ChatResponse again = (await stage.GetResultAsync(ticket))!;
+        Assert.Equal("4", answer.Text);
+        Assert.Equal("4", again.Text);
+        Assert.Equal(answer.GetCostReceipt()!.Id, again.GetCostReceipt()!.Id);
+        Assert.Single(await _ledger.QueryAsync(CostLedgerQuery.All).ToListAsync());
+        _ = await Assert.ThrowsAsync<KeyNotFoundException>(() => stage.GetResultAsync("no-such-ticket"));
+    }
+
+    [Fact]
+    public async Task Restart_SubmittedBatchIsPolledByTheNextProcess_AndEachAnswerHandledExactlyOnce()
+    {
+        // The first process accepts three calls, submits them, and stops.
+        DeferralCoordinator before = Coordinator(o => o.MaxWait = TimeSpan.Zero);
+        using (IChatClient client = Stage(before))
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                _ = await client.GetResponseAsync($"question {i}", Deferred(DeferralDelivery.Ticket));
+            }
+
+            await before.RunOnceAsync(CancellationToken.None);
+        }
+
+        await before.DisposeAsync();
+        _coordinators.Remove(before);
+        string batchId = Assert.Single(_server.Batches.Keys);
+        _server.CompleteAll(batchId, q => "answer to " + q);
+
+        // The next process, on the same file, with a handler.
+        List<DeferredResultArguments> handled = [];
+        DeferralCoordinator after = Coordinator(o => o.OnResult = a =>
+        {
+            handled.Add(a);
+            return ValueTask.CompletedTask;
+        });
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await after.RunOnceAsync(CancellationToken.None);
+        await after.RunOnceAsync(CancellationToken.None);
+
+        Assert.Equal(3, handled.Count);
+        Assert.Equal(3, handled.Select(h => h.Ticket).Distinct().Count());
+        Assert.All(handled, h => Assert.StartsWith("answer to question", h.Response!.Text, StringComparison.Ordinal));
+        Assert.All(handled, h => Assert.Equal("acme", h.Scope.Tenant));
+        Assert.Equal(1, _server.BatchCreates);
+        Assert.Equal(3, (await _ledger.QueryAsync(CostLedgerQuery.All).ToListAsync()).Count);
+    }
+
+    [Fact]
+    public async Task Recovery_BatchCreatedButNotRecorded_IsAdoptedNotSubmittedAgain()
+    {
+        DeferralCoordinator first = Coordinator(o => o.MaxWaitAlone = TimeSpan.Zero);
+        using IChatClient client = Stage(first);
+        ChatResponse accepted = await client.GetResponseAsync("q", Deferred(DeferralDelivery.Ticket));
+        string ticket = (string)accepted.AdditionalProperties![BatchDeferralChatClient.TicketProperty]!;
+
+        // A crash between the provider creating the batch and the queue recording it: reproduced step by step.
+        await using (SqliteDeferralQueue queue = await SqliteDeferralQueue.OpenAsync(_path, CancellationToken.None))
+        {
+            DeferredCall call = (await queue.GetAsync(ticket, CancellationToken.None))!;
+            _ = await queue.BeginBatchAsync("local-batch", "openai", OpenAIBatchProtocol.ChatCompletionsEndpoint, [ticket], _time.GetUtcNow(), CancellationToken.None);
+            OpenAIBatchProtocol protocol = new(new OpenAIClient(new ApiKeyCredential("sk-test"), new OpenAIClientOptions { Endpoint = _server.Endpoint }));
+            _ = await protocol.SubmitAsync("local-batch", OpenAIBatchProtocol.ChatCompletionsEndpoint, [call], CancellationToken.None);
+        }
+
+        await first.RunOnceAsync(CancellationToken.None);
+        _server.CompleteAll(Assert.Single(_server.Batches.Keys), _ => "recovered");
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await first.RunOnceAsync(CancellationToken.None);
+
+        Assert.Equal(1, _server.BatchCreates);
+        Assert.Equal("recovered", (await client.GetService<BatchDeferralChatClient>()!.GetResultAsync(ticket))!.Text);
+    }
+
+    [Fact]
+    public async Task ExpiredBatch_CallsGoToAnotherBatch_ThenFailAfterMaxAttempts()
+    {
+        DeferralCoordinator coordinator = Coordinator(o =>
+        {
+            o.MaxWaitAlone = TimeSpan.Zero;
+            o.MaxAttempts = 2;
+        });
+        using IChatClient client = Stage(coordinator);
+        Task<ChatResponse> call = client.GetResponseAsync("q", Deferred());
+        await PumpUntilAsync(coordinator, () => _server.Batches.Count == 1, TimeSpan.FromSeconds(10));
+
+        _server.SetStatus(_server.Batches.Keys.Single(), "expired");
+        await PumpUntilAsync(coordinator, () => _server.Batches.Count == 2, TimeSpan.FromMinutes(1));
+        string second = _server.Batches.Keys.Single(k => _server.Batches[k]["status"]!.GetValue<string>() == "validating");
+        _server.SetStatus(second, "expired", errors: [new JsonObject { ["custom_id"] = _server.InputLines(second)[0]["custom_id"]!.DeepClone(), ["response"] = null, ["error"] = new JsonObject { ["code"] = "batch_expired", ["message"] = "This request could not be executed before the completion window expired." } }.ToJsonString()]);
+        await PumpUntilAsync(coordinator, () => call.IsCompleted, TimeSpan.FromMinutes(1));
+
+        DeferredCallFailedException failed = await Assert.ThrowsAsync<DeferredCallFailedException>(() => call);
+        Assert.Contains("no answer after 2 batches (last batch expired: batch_expired", failed.Message, StringComparison.Ordinal);
+        Assert.Equal(2, _server.BatchCreates);
+    }
+
+    [Fact]
+    public async Task PerCallError_FailsThatCallOnly()
+    {
+        DeferralCoordinator coordinator = Coordinator();
+        using IChatClient client = Stage(coordinator);
+        Task<ChatResponse> good = client.GetResponseAsync("good", Deferred());
+        Task<ChatResponse> bad = client.GetResponseAsync("bad", Deferred());
+        await PumpUntilAsync(coordinator, () => !_server.Batches.IsEmpty, TimeSpan.FromMinutes(1));
+        string batchId = _server.Batches.Keys.Single();
+        IReadOnlyList<JsonObject> lines = _server.InputLines(batchId);
+        string Id(string question) => lines.Single(l => l["body"]!["messages"]![0]!["content"]!.GetValue<string>() == question)["custom_id"]!.GetValue<string>();
+        JsonObject completion = JsonNode.Parse("""{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"fine"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}""")!.AsObject();
+        _server.SetStatus(
+            batchId,
+            "completed",
+            output: [new JsonObject { ["custom_id"] = Id("good"), ["response"] = new JsonObject { ["status_code"] = 200, ["body"] = completion } }.ToJsonString()],
+            errors: [new JsonObject { ["custom_id"] = Id("bad"), ["response"] = new JsonObject { ["status_code"] = 400, ["body"] = new JsonObject { ["error"] = new JsonObject { ["message"] = "max_tokens is too large" } } } }.ToJsonString()]);
+        await PumpUntilAsync(coordinator, () => good.IsCompleted && bad.IsCompleted, TimeSpan.FromMinutes(1));
+
+        Assert.Equal("fine", (await good).Text);
+        DeferredCallFailedException failed = await Assert.ThrowsAsync<DeferredCallFailedException>(() => bad);
+        Assert.Contains("HTTP 400", failed.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_Deferred_YieldsTheWholeAnswerWhenItArrives()
+    {
+        DeferralCoordinator coordinator = Coordinator(o => o.MaxWaitAlone = TimeSpan.Zero);
+        using IChatClient client = Stage(coordinator);
+
+        Task<List<ChatResponseUpdate>> streamed = client.GetStreamingResponseAsync("What is 2+2?", Deferred()).ToListAsync().AsTask();
+        await PumpUntilAsync(coordinator, () => !_server.Batches.IsEmpty, TimeSpan.FromSeconds(10));
+        _server.CompleteAll(_server.Batches.Keys.Single(), _ => "4");
+        await PumpUntilAsync(coordinator, () => streamed.IsCompleted, TimeSpan.FromMinutes(1));
+
+        Assert.Equal("4", (await streamed).ToChatResponse().Text);
+    }
+
+    // Stands for the rest of the pipeline (the synchronous path): counts what reaches it.
+    private sealed class DelegatingSync(BatchDeferralChatClientTests owner) : IChatClient
+    {
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            _ = Interlocked.Increment(ref owner._syncCalls);
+            return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "sync")));
+        }
+
+        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public object? GetService(Type serviceType, object? serviceKey = null) =>
+            serviceType == typeof(ChatClientMetadata) ? new ChatClientMetadata("test", null, Model) : null;
+
+        public void Dispose()
+        {
+        }
+    }
+}
