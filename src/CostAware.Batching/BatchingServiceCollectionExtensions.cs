@@ -58,6 +58,19 @@ public static class BatchingServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>Sends deferred calls to models the price catalog lists under provider <c>anthropic</c> to Anthropic's Message Batches, through this client.</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="client">The Anthropic client.</param>
+    /// <returns><paramref name="services"/>, for chaining.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    public static IServiceCollection AddAnthropicBatches(this IServiceCollection services, Anthropic.IAnthropicClient client)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(client);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IBatchProvider>(new AnthropicBatchProvider(client)));
+        return services;
+    }
+
     private static IServiceCollection AddCore(IServiceCollection services, OptionsBuilder<BatchDeferralOptions> options)
     {
         _ = options.ValidateDataAnnotations().Validate(

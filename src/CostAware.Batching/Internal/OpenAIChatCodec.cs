@@ -24,7 +24,7 @@ internal static class OpenAIChatCodec
     {
         using Handler handler = new(EmptyCompletion);
         using IChatClient chat = Client(handler, modelId);
-        _ = await chat.GetResponseAsync(messages, WithoutOwnKeys(options), cancellationToken).ConfigureAwait(false);
+        _ = await chat.GetResponseAsync(messages, ProviderOptions.WithoutOwnKeys(options), cancellationToken).ConfigureAwait(false);
         return handler.RequestBody ?? throw new InvalidOperationException("The OpenAI SDK sent no request body.");
     }
 
@@ -46,28 +46,6 @@ internal static class OpenAIChatCodec
         };
 #pragma warning restore CA2000
         return new OpenAIClient(new ApiKeyCredential("costaware-codec"), options).GetChatClient(modelId).AsIChatClient();
-    }
-
-    // CostAware's own keys never reach the provider (as in the metering stage).
-    private static ChatOptions? WithoutOwnKeys(ChatOptions? options)
-    {
-        if (options?.AdditionalProperties is not { Count: > 0 } properties)
-        {
-            return options;
-        }
-
-        ChatOptions copy = options.Clone();
-        AdditionalPropertiesDictionary kept = [];
-        foreach (KeyValuePair<string, object?> property in properties)
-        {
-            if (!property.Key.StartsWith(CostAwareProperties.Prefix, StringComparison.Ordinal))
-            {
-                kept[property.Key] = property.Value;
-            }
-        }
-
-        copy.AdditionalProperties = kept.Count > 0 ? kept : null;
-        return copy;
     }
 
     private sealed class Handler(string response) : HttpMessageHandler
