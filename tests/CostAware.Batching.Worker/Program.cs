@@ -1,0 +1,76 @@
+using System.ClientModel;
+using System.Globalization;
+using CostAware;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenAI;
+
+// Usage: worker submit <queue> <openai-endpoint> <count>   accept <count> deferred calls (by ticket), print
+//                                                          "accepted <ticket>" for each, then run until killed
+//        worker resume <queue> <openai-endpoint> <count>   run the scheduler until <count> results were handled,
+//                                                          printing "result <ticket> <text> <cost>", then "billed <n>"
+if (args.Length != 4)
+{
+    Console.Error.WriteLine("usage: worker submit|resume <queue> <openai-endpoint> <count>");
+    return 2;
+}
+
+string mode = args[0];
+int count = int.Parse(args[3], CultureInfo.InvariantCulture);
+int handled = 0;
+TaskCompletionSource allHandled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+object gate = new();
+
+HostApplicationBuilder builder = Host.CreateApplicationBuilder();
+builder.Logging.ClearProviders();
+OpenAIClient openai = new(new ApiKeyCredential("sk-worker"), new OpenAIClientOptions { Endpoint = new Uri(args[2]) });
+builder.Services.AddCostAware()
+    .AddCostAwareBatching(o =>
+    {
+        o.QueuePath = args[1];
+        o.MaxWait = TimeSpan.Zero;
+        o.PollInterval = TimeSpan.FromMilliseconds(50);
+        o.MaxPollInterval = TimeSpan.FromMilliseconds(200);
+        o.OnResult = a =>
+        {
+            lock (gate)
+            {
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"result {a.Ticket} {a.Response?.Text} {a.Response?.GetCostReceipt()?.Spent}"));
+                if (++handled == count)
+                {
+                    allHandled.TrySetResult();
+                }
+            }
+
+            return ValueTask.CompletedTask;
+        };
+    })
+    .AddOpenAIBatches(openai);
+builder.Services.AddChatClient(openai.GetChatClient("gpt-4o-mini").AsIChatClient()).UseBatchDeferral().UseTokenMetering();
+using IHost host = builder.Build();
+await host.StartAsync();
+IChatClient chat = host.Services.GetRequiredService<IChatClient>();
+
+if (mode == "submit")
+{
+    for (int i = 0; i < count; i++)
+    {
+        ChatOptions options = new ChatOptions { ModelId = "gpt-4o-mini", MaxOutputTokens = 50 }
+            .WithDeferral(new Deferral { Delivery = DeferralDelivery.Ticket })
+            .WithCostScope(new CostScope { Tenant = "acme" });
+        ChatResponse accepted = await chat.GetResponseAsync($"question {i}", options);
+        Console.Out.WriteLine($"accepted {accepted.AdditionalProperties![BatchDeferralChatClient.TicketProperty]}");
+    }
+
+    Console.Out.WriteLine("waiting");
+    await Task.Delay(Timeout.InfiniteTimeSpan, TimeProvider.System);
+    return 0;
+}
+
+await allHandled.Task.WaitAsync(TimeSpan.FromSeconds(60), TimeProvider.System);
+int billed = (await host.Services.GetRequiredService<ICostLedger>().QueryAsync(CostLedgerQuery.All).ToListAsync()).Count;
+Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"billed {billed}"));
+await host.StopAsync();
+return 0;
