@@ -84,7 +84,10 @@ public static class BatchingServiceCollectionExtensions
             sp.GetService<ICostLedger>(),
             sp.GetRequiredService<TimeProvider>(),
             (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<BatchDeferralChatClient>()));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BatchScheduler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BatchScheduler>(static sp => new BatchScheduler(
+            sp.GetRequiredService<DeferralCoordinator>(),
+            sp.GetRequiredService<TimeProvider>(),
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<BatchScheduler>())));
         return services;
     }
 }

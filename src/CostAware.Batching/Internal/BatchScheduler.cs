@@ -5,7 +5,7 @@ namespace CostAware.Internal.Batching;
 
 // The hosted loop: a scheduler pass every PollInterval (at most every second), for as long as the app runs. A pass
 // that fails is logged; the next one retries, since every step of a call is recorded before the next.
-internal sealed class BatchScheduler(DeferralCoordinator coordinator, TimeProvider timeProvider, ILogger<BatchScheduler> logger) : BackgroundService
+internal sealed class BatchScheduler(DeferralCoordinator coordinator, TimeProvider timeProvider, ILogger logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -10,7 +10,7 @@ namespace CostAware.Internal.Batching;
 // Everything between a deferred call and its answer: the durable queue, the providers, the callers waiting, and one
 // pass of the scheduler (RunOnceAsync) that recovers what a crash left, submits batches, polls them and delivers their
 // answers. The hosted scheduler calls RunOnceAsync in a loop; tests call it directly with a fake clock.
-internal sealed class DeferralCoordinator : IAsyncDisposable
+internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
 {
     private const string StageName = "batch";
 
@@ -180,13 +180,15 @@ internal sealed class DeferralCoordinator : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        if (_queue is not null)
-        {
-            await _queue.DisposeAsync().ConfigureAwait(false);
-        }
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
 
+    public void Dispose()
+    {
+        _queue?.Dispose();
         _pass.Dispose();
         _opening.Dispose();
     }
