@@ -83,7 +83,8 @@ public static class BatchingServiceCollectionExtensions
             sp.GetService<IPriceCatalog>() ?? PriceCatalog.BuiltIn,
             sp.GetService<ICostLedger>(),
             sp.GetRequiredService<TimeProvider>(),
-            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<BatchDeferralChatClient>()));
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<BatchDeferralChatClient>(),
+            sp.GetService<IDeferralQueue>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BatchScheduler>(static sp => new BatchScheduler(
             sp.GetRequiredService<DeferralCoordinator>(),
             sp.GetRequiredService<TimeProvider>(),

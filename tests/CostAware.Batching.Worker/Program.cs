@@ -70,7 +70,18 @@ if (mode == "submit")
 }
 
 await allHandled.Task.WaitAsync(TimeSpan.FromSeconds(60), TimeProvider.System);
-int billed = (await host.Services.GetRequiredService<ICostLedger>().QueryAsync(CostLedgerQuery.All).ToListAsync()).Count;
+
+// A result is billed when its delivery is recorded, just after the handler returns: wait for the last one.
+ICostLedger ledger = host.Services.GetRequiredService<ICostLedger>();
+int billed = 0;
+for (int i = 0; i < 100 && (billed = (await ledger.QueryAsync(CostLedgerQuery.All).ToListAsync()).Count) < count; i++)
+{
+    await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System);
+}
+
+// Another second of passes: nothing may be delivered or billed again.
+await Task.Delay(TimeSpan.FromSeconds(1), TimeProvider.System);
+billed = (await ledger.QueryAsync(CostLedgerQuery.All).ToListAsync()).Count;
 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"billed {billed}"));
 await host.StopAsync();
 return 0;

@@ -24,11 +24,14 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
     private readonly ResiliencePipeline _resilience;
     private readonly SemaphoreSlim _pass = new(1, 1);
     private readonly SemaphoreSlim _opening = new(1, 1);
-    private SqliteDeferralQueue? _queue;
+    private readonly bool _ownsQueue;
+    private IDeferralQueue? _queue;
 
     public DeferralCoordinator(
-        BatchDeferralOptions options, IEnumerable<IBatchProvider> providers, IPriceCatalog catalog, ICostLedger? ledger, TimeProvider timeProvider, ILogger logger)
+        BatchDeferralOptions options, IEnumerable<IBatchProvider> providers, IPriceCatalog catalog, ICostLedger? ledger, TimeProvider timeProvider, ILogger logger, IDeferralQueue? queue = null)
     {
+        _queue = queue;
+        _ownsQueue = queue is null;
         _options = options;
         _providers = providers.ToDictionary(static p => p.Name, StringComparer.OrdinalIgnoreCase);
         _pricer = new CallPricer(catalog, logger);
@@ -92,7 +95,7 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
 
         try
         {
-            SqliteDeferralQueue queue = await QueueAsync(cancellationToken).ConfigureAwait(false);
+            IDeferralQueue queue = await QueueAsync(cancellationToken).ConfigureAwait(false);
             await queue.EnqueueAsync(
                 new DeferredCall
                 {
@@ -142,7 +145,7 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
     // The answer to a call by ticket: null while it is pending; a failed call throws.
     public async Task<ChatResponse?> GetResultAsync(string ticket, CancellationToken cancellationToken)
     {
-        SqliteDeferralQueue queue = await QueueAsync(cancellationToken).ConfigureAwait(false);
+        IDeferralQueue queue = await QueueAsync(cancellationToken).ConfigureAwait(false);
         DeferredCall? call = await queue.GetAsync(ticket, cancellationToken).ConfigureAwait(false);
         if (call is null)
         {
@@ -169,7 +172,7 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
         await _pass.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            SqliteDeferralQueue queue = await QueueAsync(cancellationToken).ConfigureAwait(false);
+            IDeferralQueue queue = await QueueAsync(cancellationToken).ConfigureAwait(false);
             await PollAsync(queue, cancellationToken).ConfigureAwait(false);
             await FlushAsync(queue, cancellationToken).ConfigureAwait(false);
             await DeliverPendingAsync(queue, cancellationToken).ConfigureAwait(false);
@@ -188,13 +191,18 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
 
     public void Dispose()
     {
-        _queue?.Dispose();
+        if (_ownsQueue)
+        {
+            _queue?.Dispose();
+        }
+
         _pass.Dispose();
         _opening.Dispose();
     }
 
-    // The queue file is opened on first use, not at start-up, so that an app that never defers never creates it.
-    private async ValueTask<SqliteDeferralQueue> QueueAsync(CancellationToken cancellationToken)
+    // The queue file is opened on first use, not at start-up, so that an app that never defers never creates it. A
+    // queue given by DI (Redis) is used as it is.
+    private async ValueTask<IDeferralQueue> QueueAsync(CancellationToken cancellationToken)
     {
         if (Volatile.Read(ref _queue) is { } open)
         {
@@ -214,7 +222,7 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
 
     // Submits a batch for every provider endpoint whose queue is due: full, old enough, or holding a call whose
     // deadline leaves no more time to wait. A lone call waits for company up to MaxWaitAlone.
-    private async Task FlushAsync(SqliteDeferralQueue queue, CancellationToken cancellationToken)
+    private async Task FlushAsync(IDeferralQueue queue, CancellationToken cancellationToken)
     {
         DateTimeOffset now = _timeProvider.GetUtcNow();
         foreach (QueuedGroup group in await queue.QueuedGroupsAsync(cancellationToken).ConfigureAwait(false))
@@ -247,7 +255,7 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task SubmitAsync(SqliteDeferralQueue queue, IBatchProvider provider, string batchId, IReadOnlyList<DeferredCall> calls, CancellationToken cancellationToken)
+    private async Task SubmitAsync(IDeferralQueue queue, IBatchProvider provider, string batchId, IReadOnlyList<DeferredCall> calls, CancellationToken cancellationToken)
     {
         string providerBatchId;
         try
@@ -269,7 +277,7 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
         Log.Submitted(_logger, provider.Name, providerBatchId, calls.Count);
     }
 
-    private async Task PollAsync(SqliteDeferralQueue queue, CancellationToken cancellationToken)
+    private async Task PollAsync(IDeferralQueue queue, CancellationToken cancellationToken)
     {
         DateTimeOffset now = _timeProvider.GetUtcNow();
         foreach (OpenBatch batch in await queue.OpenBatchesAsync(cancellationToken).ConfigureAwait(false))
@@ -315,7 +323,7 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
 
     // A batch recorded as taken but never as submitted: the process died while creating it, or creation failed. If
     // the provider has it, it is adopted; if not, its calls go back to the queue. No call is submitted twice.
-    private async Task RecoverAsync(SqliteDeferralQueue queue, IBatchProvider provider, OpenBatch batch, CancellationToken cancellationToken)
+    private async Task RecoverAsync(IDeferralQueue queue, IBatchProvider provider, OpenBatch batch, CancellationToken cancellationToken)
     {
         IReadOnlyList<DeferredCall> calls = await queue.CallsInStateAsync(DeferredCallState.Submitting, batch.Id, cancellationToken).ConfigureAwait(false);
         string? found = await _resilience.ExecuteAsync(
@@ -334,7 +342,7 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
     }
 
     // Stores every answered call's outcome (once), gives unanswered calls another batch or fails them, and delivers.
-    private async Task CollectAsync(SqliteDeferralQueue queue, IBatchProvider provider, OpenBatch batch, ProviderBatchStatus status, CancellationToken cancellationToken)
+    private async Task CollectAsync(IDeferralQueue queue, IBatchProvider provider, OpenBatch batch, ProviderBatchStatus status, CancellationToken cancellationToken)
     {
         IReadOnlyList<ProviderLineResult> lines = status.Status == "failed" ? [] : await _resilience.ExecuteAsync(
             static async (state, ct) => await state.provider.ReadResultsAsync(state.id, state.status, ct).ConfigureAwait(false),
@@ -382,7 +390,7 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
             || error.StartsWith("expired", StringComparison.Ordinal) || error.StartsWith("canceled", StringComparison.Ordinal));
 
     // Hands every stored outcome to its awaiting caller, or to the handler; without either it waits for GetResultAsync.
-    private async Task DeliverPendingAsync(SqliteDeferralQueue queue, CancellationToken cancellationToken)
+    private async Task DeliverPendingAsync(IDeferralQueue queue, CancellationToken cancellationToken)
     {
         foreach (DeferredCallState state in (DeferredCallState[])[DeferredCallState.Completed, DeferredCallState.Failed])
         {

@@ -5,7 +5,7 @@ namespace CostAware.Internal.Batching;
 // The embedded durable queue: one SQLite file, written with full synchronisation so that a call the caller was told
 // is accepted survives a crash or power loss. Every state change is one conditional UPDATE (WHERE state = expected),
 // so two schedulers (or a restarted one racing an old one) can never take, submit or complete a call twice.
-internal sealed class SqliteDeferralQueue : IAsyncDisposable, IDisposable
+internal sealed class SqliteDeferralQueue : IDeferralQueue, IAsyncDisposable
 {
     private const string Schema = """
         PRAGMA journal_mode = WAL;
