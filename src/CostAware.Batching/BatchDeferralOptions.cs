@@ -65,6 +65,15 @@ public sealed class BatchDeferralOptions
     /// <value>The default value is empty: only calls marked with <c>WithDeferral</c> are deferred.</value>
     public IList<Dictionary<CostScopeDimension, string>> DeferScopes { get; set; } = [];
 
+    /// <summary>
+    /// Gets or sets this node's name in a shared (Redis) queue: an awaited call whose caller went away is handed to
+    /// <see cref="OnResult"/> only on the node that accepted it, so that a caller waiting on another node keeps its
+    /// answer. Keep it stable across restarts of the same node.
+    /// </summary>
+    /// <value>The default value is the machine name.</value>
+    [Required]
+    public string NodeName { get; set; } = Environment.MachineName;
+
     /// <summary>Gets or sets a value indicating whether receipts of deferred calls delivered by ticket or handler are recorded to the <see cref="ICostLedger"/>.</summary>
     /// <value>The default value is <see langword="true"/>.</value>
     public bool RecordToLedger { get; set; } = true;

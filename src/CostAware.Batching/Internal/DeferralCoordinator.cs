@@ -107,6 +107,8 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
                     Scope = JsonSerializer.Serialize(scope, BatchingJson.Default.CostScope),
                     CreatedAt = _timeProvider.GetUtcNow(),
                     Deadline = deferral.Deadline,
+                    Delivery = deferral.Delivery,
+                    Owner = _options.NodeName,
                 },
                 cancellationToken).ConfigureAwait(false);
         }
@@ -390,6 +392,7 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
             || error.StartsWith("expired", StringComparison.Ordinal) || error.StartsWith("canceled", StringComparison.Ordinal));
 
     // Hands every stored outcome to its awaiting caller, or to the handler; without either it waits for GetResultAsync.
+    // An awaited call accepted on another node is left to that node, whose caller may still be waiting.
     private async Task DeliverPendingAsync(IDeferralQueue queue, CancellationToken cancellationToken)
     {
         foreach (DeferredCallState state in (DeferredCallState[])[DeferredCallState.Completed, DeferredCallState.Failed])
@@ -412,7 +415,8 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
                             : waiter.Answer.TrySetException(new DeferredCallFailedException(call.Id, call.Error ?? "failed"));
                     }
                 }
-                else if (_options.OnResult is { } handler)
+                else if (_options.OnResult is { } handler
+                    && (call.Delivery == DeferralDelivery.Ticket || string.Equals(call.Owner, _options.NodeName, StringComparison.Ordinal)))
                 {
                     (ChatResponse? response, CostReceipt receipt) = await OutcomeAsync(call, outerReceipt: null, cancellationToken).ConfigureAwait(false);
                     try

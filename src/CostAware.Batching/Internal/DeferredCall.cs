@@ -43,4 +43,10 @@ internal sealed record class DeferredCall
     public string? Error { get; init; }
 
     public int Attempts { get; init; }
+
+    // How the answer is delivered, and which node (NodeName) accepted an awaited call: a handler on another machine
+    // must not take an answer that a caller there is waiting for.
+    public DeferralDelivery Delivery { get; init; }
+
+    public string? Owner { get; init; }
 }

@@ -134,6 +134,11 @@ internal sealed class OpenAIBatchProtocol(OpenAIClient client)
         {
             using JsonDocument json = JsonDocument.Parse(line);
             JsonElement root = json.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return ProviderLineResult.FromMalformed(line, "the line is not a JSON object");
+            }
+
             string? customId = OptionalString(root, "custom_id");
             if (customId is null)
             {

@@ -22,7 +22,9 @@ internal sealed class SqliteDeferralQueue : IDeferralQueue, IAsyncDisposable
             batch_id TEXT NULL,
             result BLOB NULL,
             error TEXT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0);
+            attempts INTEGER NOT NULL DEFAULT 0,
+            delivery INTEGER NOT NULL DEFAULT 0,
+            owner TEXT NULL);
         CREATE INDEX IF NOT EXISTS calls_by_state ON calls (state, provider, endpoint, created_at);
         CREATE INDEX IF NOT EXISTS calls_by_batch ON calls (batch_id);
         CREATE TABLE IF NOT EXISTS batches (
@@ -64,8 +66,8 @@ internal sealed class SqliteDeferralQueue : IDeferralQueue, IAsyncDisposable
             static (command, call) =>
             {
                 command.CommandText = """
-                    INSERT INTO calls (id, provider, endpoint, model, body, scope, created_at, deadline, state)
-                    VALUES ($id, $provider, $endpoint, $model, $body, $scope, $created, $deadline, 0)
+                    INSERT INTO calls (id, provider, endpoint, model, body, scope, created_at, deadline, state, delivery, owner)
+                    VALUES ($id, $provider, $endpoint, $model, $body, $scope, $created, $deadline, 0, $delivery, $owner)
                     """;
                 _ = command.Parameters.AddWithValue("$id", call.Id);
                 _ = command.Parameters.AddWithValue("$provider", call.Provider);
@@ -75,6 +77,8 @@ internal sealed class SqliteDeferralQueue : IDeferralQueue, IAsyncDisposable
                 _ = command.Parameters.AddWithValue("$scope", (object?)call.Scope ?? DBNull.Value);
                 _ = command.Parameters.AddWithValue("$created", call.CreatedAt.ToUnixTimeMilliseconds());
                 _ = command.Parameters.AddWithValue("$deadline", call.Deadline is { } d ? d.ToUnixTimeMilliseconds() : DBNull.Value);
+                _ = command.Parameters.AddWithValue("$delivery", (int)call.Delivery);
+                _ = command.Parameters.AddWithValue("$owner", (object?)call.Owner ?? DBNull.Value);
             },
             call,
             cancellationToken).ConfigureAwait(false);
@@ -391,6 +395,8 @@ internal sealed class SqliteDeferralQueue : IDeferralQueue, IAsyncDisposable
         Result = reader.IsDBNull(reader.GetOrdinal("result")) ? null : (byte[])reader["result"],
         Error = reader.IsDBNull(reader.GetOrdinal("error")) ? null : reader.GetString(reader.GetOrdinal("error")),
         Attempts = reader.GetInt32(reader.GetOrdinal("attempts")),
+        Delivery = (DeferralDelivery)reader.GetInt32(reader.GetOrdinal("delivery")),
+        Owner = reader.IsDBNull(reader.GetOrdinal("owner")) ? null : reader.GetString(reader.GetOrdinal("owner")),
     };
 }
 
