@@ -1,4 +1,5 @@
 using CostAware;
+using CostAware.Internal;
 using CostAware.Internal.Batching;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -48,13 +49,20 @@ public static class BatchingServiceCollectionExtensions
     /// <summary>Sends deferred calls to models the price catalog lists under provider <c>openai</c> to OpenAI's batch API, through this client.</summary>
     /// <param name="services">The services.</param>
     /// <param name="client">The OpenAI client (its endpoint and key are used for files and batches).</param>
+    /// <param name="endpoint">The endpoint the batched requests go to: match the client your pipeline calls synchronously.</param>
     /// <returns><paramref name="services"/>, for chaining.</returns>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    public static IServiceCollection AddOpenAIBatches(this IServiceCollection services, OpenAIClient client)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="endpoint"/> is not a defined value.</exception>
+    public static IServiceCollection AddOpenAIBatches(this IServiceCollection services, OpenAIClient client, OpenAIBatchEndpoint endpoint = OpenAIBatchEndpoint.ChatCompletions)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(client);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IBatchProvider>(new OpenAIBatchProvider(client)));
+        if (!Enum.IsDefined(endpoint))
+        {
+            throw new ArgumentOutOfRangeException(nameof(endpoint), endpoint, "Not an OpenAI batch endpoint.");
+        }
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IBatchProvider>(new OpenAIBatchProvider(client, endpoint)));
         return services;
     }
 
@@ -84,7 +92,8 @@ public static class BatchingServiceCollectionExtensions
             sp.GetService<ICostLedger>(),
             sp.GetRequiredService<TimeProvider>(),
             (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<BatchDeferralChatClient>(),
-            sp.GetService<IDeferralQueue>()));
+            sp.GetService<IDeferralQueue>(),
+            sp.GetService<CostAwareMetrics>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BatchScheduler>(static sp => new BatchScheduler(
             sp.GetRequiredService<DeferralCoordinator>(),
             sp.GetRequiredService<TimeProvider>(),

@@ -1,7 +1,11 @@
 using System.ClientModel;
+using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
+using CostAware.Internal;
 using CostAware.Internal.Batching;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using OpenAI;
@@ -36,12 +40,14 @@ public sealed class BatchDeferralChatClientTests : IAsyncLifetime
         }
     }
 
+    private CostAwareMetrics? _metrics;
+
     private DeferralCoordinator Coordinator(Action<BatchDeferralOptions>? configure = null)
     {
         BatchDeferralOptions options = new() { QueuePath = _path, MaxWait = TimeSpan.FromMinutes(5), PollInterval = TimeSpan.FromSeconds(30) };
         configure?.Invoke(options);
         OpenAIClient client = new(new ApiKeyCredential("sk-test"), new OpenAIClientOptions { Endpoint = _server.Endpoint });
-        DeferralCoordinator coordinator = new(options, [new OpenAIBatchProvider(client)], PriceCatalog.BuiltIn, _ledger, _time, NullLogger.Instance);
+        DeferralCoordinator coordinator = new(options, [new OpenAIBatchProvider(client)], PriceCatalog.BuiltIn, _ledger, _time, NullLogger.Instance, queue: null, _metrics);
         _coordinators.Add(coordinator);
         return coordinator;
     }
@@ -100,6 +106,28 @@ public sealed class BatchDeferralChatClientTests : IAsyncLifetime
         Assert.Equal(2, (await _ledger.QueryAsync(CostLedgerQuery.All).ToListAsync()).Count);
         Assert.Equal(0, _syncCalls);
         Assert.Empty(_server.Problems);
+    }
+
+    [Fact]
+    public async Task Metrics_CountCallsByEventAndBatchesByStatus()
+    {
+        using ServiceProvider services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        IMeterFactory factory = services.GetRequiredService<IMeterFactory>();
+        _metrics = new CostAwareMetrics(factory);
+        using MetricCollector<long> calls = new(factory, CostAwareTelemetry.Name, "costaware.batch.calls");
+        using MetricCollector<long> batches = new(factory, CostAwareTelemetry.Name, "costaware.batch.batches");
+        DeferralCoordinator coordinator = Coordinator(o => o.MaxWaitAlone = TimeSpan.Zero);
+        using IChatClient client = Stage(coordinator);
+
+        Task<ChatResponse> call = client.GetResponseAsync("What is 2+2?", Deferred());
+        await PumpUntilAsync(coordinator, () => !_server.Batches.IsEmpty, TimeSpan.FromSeconds(10));
+        _server.CompleteAll(_server.Batches.Keys.Single(), _ => "4");
+        await PumpUntilAsync(coordinator, () => call.IsCompleted, TimeSpan.FromMinutes(1));
+        _ = await call;
+
+        Assert.Equal(["deferred", "submitted", "answered"], calls.GetMeasurementSnapshot().Select(m => (string)m.Tags["costaware.batch.event"]!));
+        Assert.Equal("completed", Assert.Single(batches.GetMeasurementSnapshot()).Tags["costaware.batch.status"]);
+        _metrics.Dispose();
     }
 
     [Fact]

@@ -68,8 +68,38 @@ internal sealed class OpenAIBatchStandIn : IAsyncDisposable
     public void CompleteAll(string batchId, Func<string, string> answer, int inputTokens = 20, int outputTokens = 5)
     {
         List<string> output = [];
+        bool responses = Batches[batchId]["endpoint"]!.GetValue<string>() == "/v1/responses";
         foreach (JsonObject line in InputLines(batchId))
         {
+            if (responses)
+            {
+                string asked = LastText(line["body"]!["input"]!);
+                JsonObject response = new()
+                {
+                    ["id"] = "resp_" + line["custom_id"]!.GetValue<string>(),
+                    ["object"] = "response",
+                    ["created_at"] = 1_764_000_000,
+                    ["status"] = "completed",
+                    ["model"] = line["body"]!["model"]!.DeepClone(),
+                    ["output"] = new JsonArray(new JsonObject
+                    {
+                        ["type"] = "message", ["id"] = "msg_1", ["status"] = "completed", ["role"] = "assistant",
+                        ["content"] = new JsonArray(new JsonObject { ["type"] = "output_text", ["text"] = answer(asked), ["annotations"] = new JsonArray() }),
+                    }),
+                    ["parallel_tool_calls"] = true,
+                    ["tool_choice"] = "auto",
+                    ["tools"] = new JsonArray(),
+                    ["usage"] = new JsonObject
+                    {
+                        ["input_tokens"] = inputTokens, ["input_tokens_details"] = new JsonObject { ["cached_tokens"] = 0 },
+                        ["output_tokens"] = outputTokens, ["output_tokens_details"] = new JsonObject { ["reasoning_tokens"] = 0 },
+                        ["total_tokens"] = inputTokens + outputTokens,
+                    },
+                };
+                output.Add(new JsonObject { ["custom_id"] = line["custom_id"]!.DeepClone(), ["response"] = new JsonObject { ["status_code"] = 200, ["body"] = response } }.ToJsonString());
+                continue;
+            }
+
             string question = line["body"]!["messages"]!.AsArray().Last()!["content"]!.GetValue<string>();
             JsonObject completion = new()
             {
@@ -85,6 +115,15 @@ internal sealed class OpenAIBatchStandIn : IAsyncDisposable
 
         SetStatus(batchId, "completed", output);
     }
+
+    // The last text anywhere in a request's input (a string, or messages with text parts).
+    private static string LastText(JsonNode node) => node switch
+    {
+        JsonValue value when value.TryGetValue(out string? text) => text,
+        JsonArray array => array.Select(static n => n is null ? null : LastText(n)).LastOrDefault(static t => t is { Length: > 0 }) ?? string.Empty,
+        JsonObject obj => obj["text"] is JsonValue t ? t.GetValue<string>() : obj["content"] is { } c ? LastText(c) : string.Empty,
+        _ => string.Empty,
+    };
 
     // The JSONL lines a batch was created with.
     public IReadOnlyList<JsonObject> InputLines(string batchId) =>
@@ -133,7 +172,7 @@ internal sealed class OpenAIBatchStandIn : IAsyncDisposable
             JsonObject body = (await JsonNode.ParseAsync(request.Body))!.AsObject();
             string? file = body["input_file_id"]?.GetValue<string>();
             string? endpoint = body["endpoint"]?.GetValue<string>();
-            if (file is null || !Files.TryGetValue(file, out byte[]? input) || endpoint != "/v1/chat/completions" || body["completion_window"]?.GetValue<string>() != "24h")
+            if (file is null || !Files.TryGetValue(file, out byte[]? input) || endpoint is not ("/v1/chat/completions" or "/v1/responses") || body["completion_window"]?.GetValue<string>() != "24h")
             {
                 Problems.Enqueue($"create: {body.ToJsonString()}");
                 return Results.BadRequest();

@@ -25,11 +25,13 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
     private readonly SemaphoreSlim _pass = new(1, 1);
     private readonly SemaphoreSlim _opening = new(1, 1);
     private readonly bool _ownsQueue;
+    private readonly CostAwareMetrics _metrics;
     private IDeferralQueue? _queue;
 
     public DeferralCoordinator(
-        BatchDeferralOptions options, IEnumerable<IBatchProvider> providers, IPriceCatalog catalog, ICostLedger? ledger, TimeProvider timeProvider, ILogger logger, IDeferralQueue? queue = null)
+        BatchDeferralOptions options, IEnumerable<IBatchProvider> providers, IPriceCatalog catalog, ICostLedger? ledger, TimeProvider timeProvider, ILogger logger, IDeferralQueue? queue = null, CostAwareMetrics? metrics = null)
     {
+        _metrics = metrics ?? CostAwareMetrics.Shared;
         _queue = queue;
         _ownsQueue = queue is null;
         _options = options;
@@ -119,6 +121,7 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
         }
 
         Log.Enqueued(_logger, provider.Name, modelId);
+        _metrics.RecordBatchCalls(provider.Name, "deferred");
         return id;
     }
 
@@ -277,6 +280,7 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
 
         await queue.MarkSubmittedAsync(batchId, providerBatchId, cancellationToken).ConfigureAwait(false);
         Log.Submitted(_logger, provider.Name, providerBatchId, calls.Count);
+        _metrics.RecordBatchCalls(provider.Name, "submitted", calls.Count);
     }
 
     private async Task PollAsync(IDeferralQueue queue, CancellationToken cancellationToken)
@@ -367,23 +371,33 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
         {
             if (byId.TryGetValue(call.Id, out ProviderLineResult line) && (line.Body is not null || !IsRetryable(line.Error)))
             {
-                _ = await queue.CompleteAsync(call.Id, line.Body, line.Body is null ? line.Error ?? "error" : null, cancellationToken).ConfigureAwait(false);
+                if (await queue.CompleteAsync(call.Id, line.Body, line.Body is null ? line.Error ?? "error" : null, cancellationToken).ConfigureAwait(false))
+                {
+                    _metrics.RecordBatchCalls(provider.Name, line.Body is null ? "failed" : "answered");
+                }
             }
             else if (call.Attempts < _options.MaxAttempts)
             {
                 // Expired, cancelled, missing from a completed batch, or a batch that failed as a whole: another batch.
-                _ = await queue.RequeueAsync(call.Id, cancellationToken).ConfigureAwait(false);
+                if (await queue.RequeueAsync(call.Id, cancellationToken).ConfigureAwait(false))
+                {
+                    _metrics.RecordBatchCalls(provider.Name, "requeued");
+                }
             }
             else
             {
                 string why = status.Status == "failed"
                     ? $"the batch failed validation: {status.Errors ?? "no details"}"
                     : $"no answer after {call.Attempts} batches (last batch {status.Status}{(line.Error is null ? string.Empty : ": " + line.Error)})";
-                _ = await queue.CompleteAsync(call.Id, result: null, why, cancellationToken).ConfigureAwait(false);
+                if (await queue.CompleteAsync(call.Id, result: null, why, cancellationToken).ConfigureAwait(false))
+                {
+                    _metrics.RecordBatchCalls(provider.Name, "failed");
+                }
             }
         }
 
         await queue.MarkBatchDoneAsync(batch.Id, cancellationToken).ConfigureAwait(false);
+        _metrics.RecordBatchEnded(provider.Name, status.Status);
         Log.Collected(_logger, provider.Name, batch.ProviderBatchId, status.Status, byId.Count, calls.Count);
     }
 

@@ -13,6 +13,7 @@ namespace CostAware.Internal.Batching;
 internal sealed class OpenAIBatchProtocol(OpenAIClient client)
 {
     public const string ChatCompletionsEndpoint = "/v1/chat/completions";
+    public const string ResponsesEndpoint = "/v1/responses";
     public const int MaxRequests = 50_000;
     public const long MaxBytes = 200L * 1024 * 1024;
 

@@ -3,25 +3,25 @@ using OpenAI;
 
 namespace CostAware.Internal.Batching;
 
-// OpenAI's chat-completions batches: requests written and results read by the official SDK (OpenAIChatCodec), files
+// OpenAI's chat-completions (or responses) batches: requests written and results read by the official SDK (OpenAIChatCodec), files
 // and batches through its file and batch clients (OpenAIBatchProtocol).
-internal sealed class OpenAIBatchProvider(OpenAIClient client) : IBatchProvider
+internal sealed class OpenAIBatchProvider(OpenAIClient client, OpenAIBatchEndpoint endpoint = OpenAIBatchEndpoint.ChatCompletions) : IBatchProvider
 {
     private readonly OpenAIBatchProtocol _protocol = new(client);
 
     public string Name => "openai";
 
-    public string Endpoint => OpenAIBatchProtocol.ChatCompletionsEndpoint;
+    public string Endpoint => endpoint == OpenAIBatchEndpoint.Responses ? OpenAIBatchProtocol.ResponsesEndpoint : OpenAIBatchProtocol.ChatCompletionsEndpoint;
 
     public int MaxRequests => OpenAIBatchProtocol.MaxRequests;
 
     public long MaxBytes => OpenAIBatchProtocol.MaxBytes;
 
     public Task<byte[]> BuildRequestAsync(string modelId, IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken) =>
-        OpenAIChatCodec.BuildRequestAsync(modelId, messages, options, cancellationToken);
+        OpenAIChatCodec.BuildRequestAsync(endpoint, modelId, messages, options, cancellationToken);
 
     public Task<ChatResponse> ReadResponseAsync(string modelId, byte[] body, CancellationToken cancellationToken) =>
-        OpenAIChatCodec.ReadResponseAsync(modelId, body, cancellationToken);
+        OpenAIChatCodec.ReadResponseAsync(endpoint, modelId, body, cancellationToken);
 
     public Task<string> SubmitAsync(string batchId, IReadOnlyList<DeferredCall> calls, CancellationToken cancellationToken) =>
         _protocol.SubmitAsync(batchId, Endpoint, calls, cancellationToken);

@@ -20,22 +20,33 @@ internal static class OpenAIChatCodec
         {"id":"capture","object":"chat.completion","created":0,"model":"capture","choices":[{"index":0,"message":{"role":"assistant","content":""},"finish_reason":"stop"}]}
         """;
 
-    public static async Task<byte[]> BuildRequestAsync(string modelId, IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    // The same for the Responses API (/v1/responses), through the SDK's responses client.
+    private const string EmptyResponse = """
+        {"id":"resp_capture","object":"response","created_at":0,"status":"completed","model":"capture","output":[{"type":"message","id":"msg_capture","status":"completed","role":"assistant","content":[{"type":"output_text","text":"","annotations":[]}]}],"parallel_tool_calls":true,"tool_choice":"auto","tools":[]}
+        """;
+
+    public static async Task<byte[]> BuildRequestAsync(string modelId, IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken) =>
+        await BuildRequestAsync(OpenAIBatchEndpoint.ChatCompletions, modelId, messages, options, cancellationToken).ConfigureAwait(false);
+
+    public static async Task<ChatResponse> ReadResponseAsync(string modelId, byte[] completionBody, CancellationToken cancellationToken) =>
+        await ReadResponseAsync(OpenAIBatchEndpoint.ChatCompletions, modelId, completionBody, cancellationToken).ConfigureAwait(false);
+
+    public static async Task<byte[]> BuildRequestAsync(OpenAIBatchEndpoint endpoint, string modelId, IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
-        using Handler handler = new(EmptyCompletion);
-        using IChatClient chat = Client(handler, modelId);
+        using Handler handler = new(endpoint == OpenAIBatchEndpoint.Responses ? EmptyResponse : EmptyCompletion);
+        using IChatClient chat = Client(handler, endpoint, modelId);
         _ = await chat.GetResponseAsync(messages, ProviderOptions.WithoutOwnKeys(options), cancellationToken).ConfigureAwait(false);
         return handler.RequestBody ?? throw new InvalidOperationException("The OpenAI SDK sent no request body.");
     }
 
-    public static async Task<ChatResponse> ReadResponseAsync(string modelId, byte[] completionBody, CancellationToken cancellationToken)
+    public static async Task<ChatResponse> ReadResponseAsync(OpenAIBatchEndpoint endpoint, string modelId, byte[] completionBody, CancellationToken cancellationToken)
     {
         using Handler handler = new(System.Text.Encoding.UTF8.GetString(completionBody));
-        using IChatClient chat = Client(handler, modelId);
+        using IChatClient chat = Client(handler, endpoint, modelId);
         return await chat.GetResponseAsync([new ChatMessage(ChatRole.User, string.Empty)], options: null, cancellationToken).ConfigureAwait(false);
     }
 
-    private static IChatClient Client(Handler handler, string modelId)
+    private static IChatClient Client(Handler handler, OpenAIBatchEndpoint endpoint, string modelId)
     {
 #pragma warning disable CA2000 // The HttpClient is owned by the transport, which the SDK client keeps until it is collected; the handler is disposed by the caller.
         OpenAIClientOptions options = new()
@@ -45,7 +56,10 @@ internal static class OpenAIChatCodec
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
         };
 #pragma warning restore CA2000
-        return new OpenAIClient(new ApiKeyCredential("costaware-codec"), options).GetChatClient(modelId).AsIChatClient();
+        OpenAIClient client = new(new ApiKeyCredential("costaware-codec"), options);
+#pragma warning disable OPENAI001 // The SDK marks its responses client experimental; the wire format is the stable /v1/responses.
+        return endpoint == OpenAIBatchEndpoint.Responses ? client.GetResponsesClient().AsIChatClient(modelId) : client.GetChatClient(modelId).AsIChatClient();
+#pragma warning restore OPENAI001
     }
 
     private sealed class Handler(string response) : HttpMessageHandler

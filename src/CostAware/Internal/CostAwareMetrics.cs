@@ -16,6 +16,8 @@ internal sealed class CostAwareMetrics : IDisposable
     private readonly Counter<long> _budgetDecisions;
     private readonly Counter<long> _budgetThresholds;
     private readonly Counter<long> _budgetStoreFailures;
+    private readonly Counter<long> _batchCalls;
+    private readonly Counter<long> _batches;
 
     public CostAwareMetrics(IMeterFactory? meterFactory)
     {
@@ -29,6 +31,8 @@ internal sealed class CostAwareMetrics : IDisposable
         _cacheVetoes = _meter.CreateCounter<long>("costaware.cache.vetoes", "{candidate}", "Near matches a cache refused to serve, by reason (a guard, the lexical floor, the verifier).");
         _budgetDecisions = _meter.CreateCounter<long>("costaware.budget.exceeded", "{call}", "Calls a budget had no room for, by budget and what was done (refuse, clamp_output, switch_model, defer, allow, stream_stopped).");
         _budgetThresholds = _meter.CreateCounter<long>("costaware.budget.thresholds", "{crossing}", "Budget thresholds crossed by settled spend, by budget and threshold.");
+        _batchCalls = _meter.CreateCounter<long>("costaware.batch.calls", "{call}", "Deferred calls, by provider and event (deferred, submitted, answered, failed, requeued).");
+        _batches = _meter.CreateCounter<long>("costaware.batch.batches", "{batch}", "Provider batches that ended, by provider and final status.");
         _budgetStoreFailures = _meter.CreateCounter<long>("costaware.budget.store_failures", "{operation}", "Budget store operations that failed, by operation and failure mode.");
     }
 
@@ -131,6 +135,22 @@ internal sealed class CostAwareMetrics : IDisposable
         tags.Add("costaware.budget.operation", operation);
         tags.Add("costaware.budget.failure_mode", mode);
         _budgetStoreFailures.Add(1, tags);
+    }
+
+    public void RecordBatchCalls(string provider, string batchEvent, long count = 1)
+    {
+        TagList tags = default;
+        tags.Add("costaware.batch.provider", provider);
+        tags.Add("costaware.batch.event", batchEvent);
+        _batchCalls.Add(count, tags);
+    }
+
+    public void RecordBatchEnded(string provider, string status)
+    {
+        TagList tags = default;
+        tags.Add("costaware.batch.provider", provider);
+        tags.Add("costaware.batch.status", status);
+        _batches.Add(1, tags);
     }
 
     public void Dispose() => _meter.Dispose();
