@@ -52,14 +52,12 @@ ChatResponse[] answers = await Task.WhenAll(backlog.Select(question => chat.GetR
         .WithCostScope(new CostScope { Tenant = "acme", Feature = "nightly-report" }))));
 clock.Stop();
 
-IPriceCatalog prices = host.Services.GetRequiredService<IPriceCatalog>();
 decimal batch = 0m, synchronous = 0m;
 for (int i = 0; i < answers.Length; i++)
 {
     CostReceiptEntry entry = answers[i].GetCostReceipt()!.Entries.Single();
-    decimal atSync = prices.TryGetPrice(entry.ModelId!, out ModelPrice? price) ? price.CalculateCost(entry.Tokens).Total : 0m;
     batch += entry.Cost!.Value.Total;
-    synchronous += atSync;
+    synchronous += entry.Cost!.Value.Total + (entry.CostAvoided ?? 0m);          // the receipt says what the batch saved
     if (i < 3)
     {
         Console.WriteLine($"  {Shorten(backlog[i], 60),-60} -> {Shorten(answers[i].Text, 40),-40} {entry.Tokens.Input,5} in {entry.Tokens.Output,4} out  ${entry.Cost!.Value.Total:0.00000} (batch)");

@@ -102,6 +102,7 @@ public sealed class BatchDeferralChatClientTests : IAsyncLifetime
 
         // gpt-4o-mini at batch prices: 1,000 x $0.075 + 500 x $0.30 per million = $0.000225 (half of $0.00045).
         Assert.Equal(0.000225m, a.GetCostReceipt()!.Spent);
+        Assert.Equal(0.000225m, a.GetCostReceipt()!.Avoided);
         Assert.Equal(new CostScope { Tenant = "acme", Feature = "nightly" }, a.GetCostReceipt()!.Scope);
         Assert.Equal(2, (await _ledger.QueryAsync(CostLedgerQuery.All).ToListAsync()).Count);
         Assert.Equal(0, _syncCalls);
@@ -305,6 +306,40 @@ public sealed class BatchDeferralChatClientTests : IAsyncLifetime
         DeferredCallFailedException failed = await Assert.ThrowsAsync<DeferredCallFailedException>(() => call);
         Assert.Contains("no answer after 2 batches (last batch expired: batch_expired", failed.Message, StringComparison.Ordinal);
         Assert.Equal(2, _server.BatchCreates);
+    }
+
+    [Fact]
+    public async Task CompletedWithoutAnOutputFile_CallsGoToAnotherBatch()
+    {
+        DeferralCoordinator coordinator = Coordinator(o => o.MaxWaitAlone = TimeSpan.Zero);
+        using IChatClient client = Stage(coordinator);
+        Task<ChatResponse> call = client.GetResponseAsync("What is 2+2?", Deferred());
+        await PumpUntilAsync(coordinator, () => _server.Batches.Count == 1, TimeSpan.FromSeconds(10));
+
+        _server.SetStatus(_server.Batches.Keys.Single(), "completed");
+        await PumpUntilAsync(coordinator, () => _server.Batches.Count == 2, TimeSpan.FromMinutes(1));
+        _server.CompleteAll(_server.Batches.Keys.Single(k => _server.Batches[k]["status"]!.GetValue<string>() == "validating"), _ => "4");
+        await PumpUntilAsync(coordinator, () => call.IsCompleted, TimeSpan.FromMinutes(1));
+
+        Assert.Equal("4", (await call).Text);
+    }
+
+    [Fact]
+    public async Task TransientProviderErrors_RetriedWithoutLosingTheCall()
+    {
+        DeferralCoordinator coordinator = Coordinator(o => o.MaxWaitAlone = TimeSpan.Zero);
+        using IChatClient client = Stage(coordinator);
+        _server.FailNext = 2;
+
+        Task<ChatResponse> call = client.GetResponseAsync("What is 2+2?", Deferred());
+        await PumpUntilAsync(coordinator, () => _server.Batches.Count == 1, TimeSpan.FromSeconds(10));
+        _server.FailNext = 2;
+        _server.CompleteAll(_server.Batches.Keys.Single(), _ => "4");
+        await PumpUntilAsync(coordinator, () => call.IsCompleted, TimeSpan.FromMinutes(1));
+
+        Assert.Equal("4", (await call).Text);
+        Assert.Equal(1, _server.BatchCreates);
+        Assert.Equal(0, _server.FailNext);
     }
 
     [Fact]

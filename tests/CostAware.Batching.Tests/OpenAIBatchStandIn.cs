@@ -29,6 +29,9 @@ internal sealed class OpenAIBatchStandIn : IAsyncDisposable
 
     public int BatchCreates;
 
+    // The next this many requests are answered 503, as an overloaded API would.
+    public int FailNext;
+
     public static async Task<OpenAIBatchStandIn> StartAsync()
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
@@ -135,6 +138,19 @@ internal sealed class OpenAIBatchStandIn : IAsyncDisposable
 
     private void Map(WebApplication app)
     {
+        app.Use(async (context, next) =>
+        {
+            if (Interlocked.Decrement(ref FailNext) >= 0)
+            {
+                context.Response.StatusCode = 503;
+                await context.Response.WriteAsync("""{"error":{"message":"overloaded","type":"server_error","param":null,"code":null}}""");
+                return;
+            }
+
+            _ = Interlocked.Exchange(ref FailNext, Math.Max(FailNext, 0));
+            await next(context);
+        });
+
         app.MapPost("/v1/files", async (HttpRequest request) =>
         {
             IFormCollection form = await request.ReadFormAsync();

@@ -466,8 +466,16 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
 
         ChatResponse response = await provider.ReadResponseAsync(call.ModelId ?? string.Empty, call.Result, cancellationToken).ConfigureAwait(false);
         TokenCounts tokens = UsageReader.TryRead(response.Usage, out TokenCounts read, out _) ? read : default;
-        receipt.Add(_pricer.Price(
-            CostEntryKind.ProviderCall, response.ModelId ?? call.ModelId, call.Provider, tokens, estimated: false, batch: true, _timeProvider.GetUtcNow(), StageName, mayThrow: false));
+        CostReceiptEntry entry = _pricer.Price(
+            CostEntryKind.ProviderCall, response.ModelId ?? call.ModelId, call.Provider, tokens, estimated: false, batch: true, _timeProvider.GetUtcNow(), StageName, mayThrow: false);
+
+        // The discount, against what the same tokens cost synchronously, is what the batch avoided.
+        if (entry is { Price: { } price, Cost: { } cost })
+        {
+            entry = entry with { CostAvoided = price.CalculateCost(tokens, batch: false).Total - cost.Total };
+        }
+
+        receipt.Add(entry);
         (response.AdditionalProperties ??= [])[CostAwareProperties.Receipt] = receipt;
         return (response, receipt);
     }
