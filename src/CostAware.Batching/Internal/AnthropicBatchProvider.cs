@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Anthropic;
@@ -31,7 +29,7 @@ internal sealed class AnthropicBatchProvider(IAnthropicClient client) : IBatchPr
 
     public async Task<byte[]> BuildRequestAsync(string modelId, IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
-        using Handler handler = new(EmptyMessage);
+        using SdkExchange handler = new(EmptyMessage);
         using IChatClient chat = Capture(handler).AsIChatClient(modelId);
         _ = await chat.GetResponseAsync(messages, ProviderOptions.WithoutOwnKeys(options), cancellationToken).ConfigureAwait(false);
         byte[] body = handler.RequestBody ?? throw new InvalidOperationException("The Anthropic SDK sent no request body.");
@@ -44,7 +42,7 @@ internal sealed class AnthropicBatchProvider(IAnthropicClient client) : IBatchPr
 
     public async Task<ChatResponse> ReadResponseAsync(string modelId, byte[] body, CancellationToken cancellationToken)
     {
-        using Handler handler = new(Encoding.UTF8.GetString(body));
+        using SdkExchange handler = new(Encoding.UTF8.GetString(body));
         using IChatClient chat = Capture(handler).AsIChatClient(modelId);
         return await chat.GetResponseAsync([new ChatMessage(ChatRole.User, string.Empty)], new ChatOptions { MaxOutputTokens = 1 }, cancellationToken).ConfigureAwait(false);
     }
@@ -105,7 +103,7 @@ internal sealed class AnthropicBatchProvider(IAnthropicClient client) : IBatchPr
         return results;
     }
 
-    private static AnthropicClient Capture(Handler handler) => new(new ClientOptions
+    private static AnthropicClient Capture(SdkExchange handler) => new(new ClientOptions
     {
         ApiKey = "costaware-codec",
         BaseUrl = CaptureUrl,
@@ -114,17 +112,4 @@ internal sealed class AnthropicBatchProvider(IAnthropicClient client) : IBatchPr
         HttpClient = new HttpClient(handler, disposeHandler: false),
 #pragma warning restore CA2000
     });
-
-    private sealed class Handler(string response) : HttpMessageHandler
-    {
-        public byte[]? RequestBody { get; private set; }
-
-        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            RequestBody = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-            HttpResponseMessage message = new(HttpStatusCode.OK) { Content = new StringContent(response) };
-            message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            return message;
-        }
-    }
 }

@@ -1,7 +1,5 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
-using System.Net;
-using System.Net.Http.Headers;
 using Microsoft.Extensions.AI;
 using OpenAI;
 
@@ -33,7 +31,7 @@ internal static class OpenAIChatCodec
 
     public static async Task<byte[]> BuildRequestAsync(OpenAIBatchEndpoint endpoint, string modelId, IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
-        using Handler handler = new(endpoint == OpenAIBatchEndpoint.Responses ? EmptyResponse : EmptyCompletion);
+        using SdkExchange handler = new(endpoint == OpenAIBatchEndpoint.Responses ? EmptyResponse : EmptyCompletion);
         using IChatClient chat = Client(handler, endpoint, modelId);
         _ = await chat.GetResponseAsync(messages, ProviderOptions.WithoutOwnKeys(options), cancellationToken).ConfigureAwait(false);
         return handler.RequestBody ?? throw new InvalidOperationException("The OpenAI SDK sent no request body.");
@@ -41,12 +39,12 @@ internal static class OpenAIChatCodec
 
     public static async Task<ChatResponse> ReadResponseAsync(OpenAIBatchEndpoint endpoint, string modelId, byte[] completionBody, CancellationToken cancellationToken)
     {
-        using Handler handler = new(System.Text.Encoding.UTF8.GetString(completionBody));
+        using SdkExchange handler = new(System.Text.Encoding.UTF8.GetString(completionBody));
         using IChatClient chat = Client(handler, endpoint, modelId);
         return await chat.GetResponseAsync([new ChatMessage(ChatRole.User, string.Empty)], options: null, cancellationToken).ConfigureAwait(false);
     }
 
-    private static IChatClient Client(Handler handler, OpenAIBatchEndpoint endpoint, string modelId)
+    private static IChatClient Client(SdkExchange handler, OpenAIBatchEndpoint endpoint, string modelId)
     {
 #pragma warning disable CA2000 // The HttpClient is owned by the transport, which the SDK client keeps until it is collected; the handler is disposed by the caller.
         OpenAIClientOptions options = new()
@@ -60,18 +58,5 @@ internal static class OpenAIChatCodec
 #pragma warning disable OPENAI001 // The SDK marks its responses client experimental; the wire format is the stable /v1/responses.
         return endpoint == OpenAIBatchEndpoint.Responses ? client.GetResponsesClient().AsIChatClient(modelId) : client.GetChatClient(modelId).AsIChatClient();
 #pragma warning restore OPENAI001
-    }
-
-    private sealed class Handler(string response) : HttpMessageHandler
-    {
-        public byte[]? RequestBody { get; private set; }
-
-        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            RequestBody = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-            HttpResponseMessage message = new(HttpStatusCode.OK) { Content = new StringContent(response) };
-            message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            return message;
-        }
     }
 }
