@@ -27,6 +27,8 @@ internal static partial class Log
     public const int BudgetStreamStoppedEventId = 38;
     public const int BudgetUnpricedEventId = 39;
     public const int BudgetReconfigureFailedEventId = 40;
+    public const int CascadeEscalatedEventId = 70;
+    public const int CascadeTierFailedEventId = 71;
 
     [LoggerMessage(UnpricedModelEventId, LogLevel.Warning,
         "Model '{ModelId}' is not in the price catalog; its calls are recorded as unpriced (tokens counted, cost unknown). Add it under CostAware:Prices or load a price file.")]
@@ -119,4 +121,12 @@ internal static partial class Log
     [LoggerMessage(BudgetReconfigureFailedEventId, LogLevel.Error,
         "The reloaded budget configuration is not valid; the budgets in force are kept.")]
     public static partial void BudgetReconfigureFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(CascadeEscalatedEventId, LogLevel.Debug,
+        "Cascade tier {Tier} scored {Score} (needs {Threshold}): {Reason}; escalating.")]
+    public static partial void CascadeEscalated(ILogger logger, int tier, double score, double threshold, string reason);
+
+    [LoggerMessage(CascadeTierFailedEventId, LogLevel.Warning,
+        "Cascade tier {Tier} ({Model}) failed; moving to the next tier.")]
+    public static partial void CascadeTierFailed(ILogger logger, int tier, string? model, Exception exception);
 }

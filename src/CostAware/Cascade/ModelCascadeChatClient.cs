@@ -1,0 +1,382 @@
+using System.Runtime.CompilerServices;
+using CostAware.Internal;
+using CostAware.Internal.PromptCache;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace CostAware;
+
+/// <summary>
+/// A chat client stage that calls the cheapest tier first, scores its answer, and escalates to the next (dearer) tier
+/// only when the score is below the tier's <see cref="CascadeTier.AcceptThreshold"/>; the last tier's answer is always
+/// served. A tier that fails (after retries, on timeout, or with its circuit open) is skipped: an error is not a low
+/// score, and the report tells them apart.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Microsoft.Extensions.AI's <c>FailoverChatClient</c> moves on only after an exception, and routers choose before
+/// the call; this stage decides after the call, on the answer. Every tier's calls (and any judge or resample calls
+/// of scoring) are metered onto the same receipt, so an outer budget stage settles what the cascade really spent.
+/// </para>
+/// <para>
+/// Streaming: a tier whose answer may still be rejected is buffered until it is scored, then replayed; the last tier
+/// (or the first one tried, when it is the last) streams straight through. First-token latency is traded for cost.
+/// </para>
+/// <para>This type is thread-safe.</para>
+/// </remarks>
+public sealed class ModelCascadeChatClient : DelegatingChatClient
+{
+    /// <summary>The key of the <see cref="CascadeReport"/> on a response, or on the last update of a stream.</summary>
+    public const string ReportProperty = "costaware.cascade";
+
+    private readonly CascadeTier[] _tiers;
+    private readonly IAnswerScorer[] _scorers;
+    private readonly CascadeScoreCombination _combination;
+    private readonly ICascadeRouter? _router;
+    private readonly ResiliencePipeline[] _pipelines;
+    private readonly IPriceCatalog _catalog;
+    private readonly ICostLedger? _ledger;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+
+    /// <summary>Initializes a new instance of the <see cref="ModelCascadeChatClient"/> class.</summary>
+    /// <param name="innerClient">The pipeline tiers without a client of their own call.</param>
+    /// <param name="options">The tiers, scorers and failover settings; copied and validated now.</param>
+    /// <param name="priceCatalog">Prices for the strongest-tier comparison; the built-in catalog when <see langword="null"/>.</param>
+    /// <param name="ledger">Where receipts this stage opens are recorded, or <see langword="null"/>.</param>
+    /// <param name="timeProvider">The clock for timeouts and breakers; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
+    /// <param name="loggerFactory">Where the stage logs, or <see langword="null"/>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="innerClient"/> or <paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The options have no tiers, or a threshold outside [0, 1].</exception>
+    public ModelCascadeChatClient(
+        IChatClient innerClient, ModelCascadeOptions options, IPriceCatalog? priceCatalog = null, ICostLedger? ledger = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+        : base(innerClient)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ModelCascadeOptions copy = options.Clone();
+        if (copy.Tiers.Count == 0)
+        {
+            throw new ArgumentException("ModelCascadeOptions.Tiers is empty: give the cascade at least one tier (cheapest first).", nameof(options));
+        }
+
+        for (int i = 0; i < copy.Tiers.Count; i++)
+        {
+            double threshold = copy.Tiers[i].AcceptThreshold;
+            if (!(threshold >= 0d && threshold <= 1d))
+            {
+                throw new ArgumentException($"Cascade:Tiers:{i}:AcceptThreshold ({threshold}) must be in [0, 1].", nameof(options));
+            }
+        }
+
+        _tiers = [.. copy.Tiers];
+        _scorers = copy.Scorers.Count == 0 ? [StructuralAnswerScorer.Instance] : [.. copy.Scorers];
+        _combination = copy.Combination;
+        _router = copy.Router;
+        _catalog = priceCatalog ?? PriceCatalog.BuiltIn;
+        _ledger = ledger;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ModelCascadeChatClient>();
+        _pipelines = [.. _tiers.Select(_ => BuildPipeline(copy, _timeProvider))];
+    }
+
+    /// <inheritdoc />
+    public override async Task<ChatResponse> GetResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        IReadOnlyList<ChatMessage> list = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
+        CostReceipt receipt = CacheSettlement.ResolveReceipt(options, _timeProvider, out bool owned);
+        int first = await StartTierAsync(list, options, cancellationToken);
+        List<CascadeAttempt> attempts = [];
+        ChatResponse? served = null;
+        Exception? lastError = null;
+        for (int tier = first; tier < _tiers.Length && served is null; tier++)
+        {
+            int before = receipt.Entries.Length;
+            bool last = tier == _tiers.Length - 1;
+            ChatOptions forwarded = TierOptions(tier, options, receipt);
+            ChatResponse response;
+            try
+            {
+                response = await CallAsync(tier, list, forwarded, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                lastError = ex;
+                attempts.Add(new CascadeAttempt { Tier = tier, ModelId = _tiers[tier].ModelId, Cost = SpentSince(receipt, before), Error = Describe(ex), Reason = "failed" });
+                Log.CascadeTierFailed(_logger, tier, _tiers[tier].ModelId, ex);
+                continue;
+            }
+
+            if (last)
+            {
+                served = response;
+                attempts.Add(new CascadeAttempt { Tier = tier, ModelId = response.ModelId ?? _tiers[tier].ModelId, Cost = SpentSince(receipt, before), Served = true, Reason = "last tier" });
+                break;
+            }
+
+            AnswerScore score = await ScoreAsync(tier, list, forwarded, response, cancellationToken);
+            bool accepted = score.Score >= _tiers[tier].AcceptThreshold;
+            attempts.Add(new CascadeAttempt
+            {
+                Tier = tier,
+                ModelId = response.ModelId ?? _tiers[tier].ModelId,
+                Cost = SpentSince(receipt, before),
+                Score = score.Score,
+                Reason = score.Reason,
+                Served = accepted,
+            });
+            if (accepted)
+            {
+                served = response;
+            }
+            else
+            {
+                Log.CascadeEscalated(_logger, tier, score.Score, _tiers[tier].AcceptThreshold, score.Reason);
+            }
+        }
+
+        if (served is null)
+        {
+            // Every tier failed: the last error is the caller's, with what was tried.
+            throw lastError ?? new InvalidOperationException("The cascade tried no tier.");
+        }
+
+        CascadeReport report = Report(attempts, first, receipt, list, served);
+        (served.AdditionalProperties ??= [])[ReportProperty] = report;
+        served.AdditionalProperties[CostAwareProperties.Receipt] = receipt;
+        if (owned && _ledger is not null && receipt.Entries.Length > 0)
+        {
+            await LedgerRecording.RecordAsync(_ledger, receipt, _logger);
+        }
+
+        return served;
+    }
+
+    /// <inheritdoc />
+    public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        return StreamAsync(messages as IReadOnlyList<ChatMessage> ?? [.. messages], options, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : base.GetService(serviceType, serviceKey);
+    }
+
+    // Tiers that may still be rejected are asked without streaming (their answer is scored whole, then replayed as
+    // updates); the tier that will be served regardless, the last one, streams through.
+    private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(
+        IReadOnlyList<ChatMessage> messages, ChatOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        int first = await StartTierAsync(messages, options, cancellationToken);
+        if (first < _tiers.Length - 1)
+        {
+            // Buffered: the whole cascade runs as a non-streaming call, whose answer is replayed.
+            ChatResponse response = await GetResponseAsync(messages, WithStart(options, first), cancellationToken);
+            foreach (ChatResponseUpdate update in response.ToChatResponseUpdates())
+            {
+                yield return update;
+            }
+
+            yield break;
+        }
+
+        CostReceipt receipt = CacheSettlement.ResolveReceipt(options, _timeProvider, out bool owned);
+        int last = _tiers.Length - 1;
+        ChatOptions forwarded = TierOptions(last, options, receipt);
+        IChatClient client = _tiers[last].Client ?? InnerClient;
+        await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(messages, forwarded, cancellationToken))
+        {
+            yield return update;
+        }
+
+        CascadeReport report = new()
+        {
+            Attempts = [new CascadeAttempt { Tier = last, ModelId = _tiers[last].ModelId, Cost = SpentSince(receipt, 0), Served = true, Reason = "last tier" }],
+            StartTier = last,
+            Spent = receipt.Spent,
+        };
+        yield return new ChatResponseUpdate
+        {
+            Role = ChatRole.Assistant,
+            AdditionalProperties = new() { [ReportProperty] = report, [CostAwareProperties.Receipt] = receipt },
+        };
+        if (owned && _ledger is not null && receipt.Entries.Length > 0)
+        {
+            await LedgerRecording.RecordAsync(_ledger, receipt, _logger);
+        }
+    }
+
+    private const string StartTierProperty = "costaware.cascade.start";
+
+    private static ChatOptions WithStart(ChatOptions? options, int start)
+    {
+        ChatOptions copy = options?.Clone() ?? new ChatOptions();
+        copy.AdditionalProperties = copy.AdditionalProperties is { } existing ? new(existing) : [];
+        copy.AdditionalProperties[StartTierProperty] = start;
+        return copy;
+    }
+
+    private async ValueTask<int> StartTierAsync(IReadOnlyList<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    {
+        if (options?.AdditionalProperties is { } properties && properties.TryGetValue(StartTierProperty, out object? decided) && decided is int start)
+        {
+            return start;
+        }
+
+        if (_router is null || _tiers.Length == 1)
+        {
+            return 0;
+        }
+
+        int chosen = await _router.SelectStartTierAsync(messages, options, _tiers.Length, cancellationToken);
+        return Math.Clamp(chosen, 0, _tiers.Length - 1);
+    }
+
+    // The caller's options for one tier: its model, the receipt every call is metered onto, and the scope.
+    private ChatOptions TierOptions(int tier, ChatOptions? options, CostReceipt receipt)
+    {
+        ChatOptions forwarded = CacheSettlement.ForwardedOptions(options, receipt);
+        _ = forwarded.AdditionalProperties!.Remove(StartTierProperty);
+        if (_tiers[tier].ModelId is { } model)
+        {
+            forwarded.ModelId = model;
+        }
+
+        return forwarded;
+    }
+
+    private Task<ChatResponse> CallAsync(int tier, IReadOnlyList<ChatMessage> messages, ChatOptions options, CancellationToken cancellationToken)
+    {
+        IChatClient client = _tiers[tier].Client ?? InnerClient;
+        return _pipelines[tier].ExecuteAsync(
+            static async (state, ct) => await state.client.GetResponseAsync(state.messages, state.options, ct),
+            (client, messages, options),
+            cancellationToken).AsTask();
+    }
+
+    private async Task<AnswerScore> ScoreAsync(int tier, IReadOnlyList<ChatMessage> messages, ChatOptions options, ChatResponse response, CancellationToken cancellationToken)
+    {
+        AnswerScoringContext context = new(messages, options, response, tier, response.ModelId ?? _tiers[tier].ModelId, ct => CallAsync(tier, messages, options, ct));
+        double minimum = 1d, sum = 0d;
+        string? weakest = null;
+        List<string> reasons = [];
+        foreach (IAnswerScorer scorer in _scorers)
+        {
+            AnswerScore score = await scorer.ScoreAsync(context, cancellationToken);
+            sum += score.Score;
+            reasons.Add(score.Reason);
+            if (weakest is null || score.Score < minimum)
+            {
+                minimum = score.Score;
+                weakest = score.Reason;
+            }
+        }
+
+        double combined = _combination == CascadeScoreCombination.Minimum ? minimum : sum / _scorers.Length;
+        string? reason = _combination == CascadeScoreCombination.Minimum ? weakest : string.Join("; ", reasons);
+        return new AnswerScore(Math.Clamp(combined, 0d, 1d), reason ?? "no scorer");
+    }
+
+    private CascadeReport Report(List<CascadeAttempt> attempts, int start, CostReceipt receipt, IReadOnlyList<ChatMessage> messages, ChatResponse served)
+    {
+        decimal spent = 0m;
+        foreach (CascadeAttempt attempt in attempts)
+        {
+            spent += attempt.Cost ?? 0m;
+        }
+
+        // What the strongest tier would have cost: its prices, the input the served call was billed for, and the
+        // served answer's output.
+        decimal? strongest = null;
+        CostReceiptEntry? servedEntry = null;
+        foreach (CostReceiptEntry entry in receipt.Entries)
+        {
+            if (entry.Kind == CostEntryKind.ProviderCall)
+            {
+                servedEntry = entry;
+            }
+        }
+
+        string? strongestModel = _tiers[^1].ModelId;
+        if (servedEntry is not null && strongestModel is not null && _catalog.TryGetPrice(strongestModel, out ModelPrice? price))
+        {
+            strongest = price.CalculateCost(new TokenCounts { Input = servedEntry.Tokens.Input, Output = servedEntry.Tokens.Output }).Total;
+        }
+
+        return new CascadeReport { Attempts = attempts, StartTier = start, Spent = spent, StrongestTierCost = strongest };
+    }
+
+    private static decimal? SpentSince(CostReceipt receipt, int before)
+    {
+        decimal total = 0m;
+        var entries = receipt.Entries;
+        for (int i = before; i < entries.Length; i++)
+        {
+            if (entries[i].Cost is not { } cost)
+            {
+                return null;
+            }
+
+            total += cost.Total;
+        }
+
+        return total;
+    }
+
+    private static string Describe(Exception ex) => ex switch
+    {
+        BrokenCircuitException => "circuit open: the tier failed repeatedly and is skipped for a while",
+        TimeoutRejectedException => "timed out",
+        _ => $"{ex.GetType().Name}: {ex.Message}",
+    };
+
+    private static ResiliencePipeline BuildPipeline(ModelCascadeOptions options, TimeProvider timeProvider)
+    {
+        ResiliencePipelineBuilder builder = new() { TimeProvider = timeProvider };
+        PredicateBuilder<object> transient = new PredicateBuilder()
+            .Handle<HttpRequestException>()
+            .Handle<TimeoutRejectedException>()
+            .Handle<TimeoutException>();
+        if (options.BreakAfterFailures > 0)
+        {
+            _ = builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = 1.0,
+                MinimumThroughput = Math.Max(2, options.BreakAfterFailures),
+                SamplingDuration = TimeSpan.FromMinutes(1),
+                BreakDuration = options.BreakDuration,
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(static e => e is not OperationCanceledException),
+            });
+        }
+
+        if (options.MaxRetries > 0)
+        {
+            _ = builder.AddRetry(new RetryStrategyOptions
+            {
+                MaxRetryAttempts = options.MaxRetries,
+                Delay = TimeSpan.FromMilliseconds(200),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                ShouldHandle = transient,
+            });
+        }
+
+        if (options.TierTimeout is { } timeout)
+        {
+            _ = builder.AddTimeout(timeout);
+        }
+
+        return builder.Build();
+    }
+}
