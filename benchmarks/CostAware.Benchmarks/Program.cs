@@ -8,4 +8,11 @@ if (args is ["--semantic-quality", ..])
     return;
 }
 
+// --cascade-eval replays recorded GSM8K answers through the model cascade and writes its accuracy/cost table.
+if (args is ["--cascade-eval", ..])
+{
+    await CascadeEvaluation.RunAsync(args.Length > 1 ? args[1] : "benchmarks/results/cascade-evaluation.md");
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

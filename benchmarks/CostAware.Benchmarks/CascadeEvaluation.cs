@@ -1,0 +1,312 @@
+using System.Data;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using CostAware.Internal;
+using Microsoft.Extensions.AI;
+
+namespace CostAware.Benchmarks;
+
+// Replays recorded real answers (GSM8K: Mixtral-8x7B and GPT-4-1106, each answer labelled right or wrong; RouteLLM's
+// data in ../shared/data/cascade/) through the model cascade: the thresholds are calibrated on one half of the
+// questions and the cascade is measured on the other half, by running the real ModelCascadeChatClient over a replay of
+// the recorded answers, metered and priced from the catalog. Not a timing: it writes a table.
+internal static partial class CascadeEvaluation
+{
+    private const string CheapModel = "open-mixtral-8x7b";
+    private const string StrongModel = "gpt-4-1106-preview";
+
+    public static async Task RunAsync(string output)
+    {
+        string data = DataPath("cascade");
+        HashSet<string> contaminated = [.. File.ReadLines(Path.Combine(data, "gsm8k_contaminated_prompts.jsonl"))
+            .Select(static l => JsonDocument.Parse(l).RootElement.GetProperty("eval_prompt").GetString()!.Trim())];
+        string fewShot = string.Concat(File.ReadLines(Path.Combine(data, "gsm8k_fewshot8_train.jsonl")).Select(static l =>
+        {
+            JsonElement e = JsonDocument.Parse(l).RootElement;
+            return $"Question: {e.GetProperty("question").GetString()}\nAnswer: {e.GetProperty("answer").GetString()}\n\n";
+        }));
+
+        List<Row> rows = [];
+        foreach (List<string> fields in Csv(File.ReadAllText(Path.Combine(data, "gsm8k_responses.csv"), Encoding.UTF8)).Skip(1))
+        {
+            if (fields.Count < 5 || contaminated.Contains(fields[0].Trim()))
+            {
+                continue;
+            }
+
+            rows.Add(new Row(fields[0], fields[1] == "True", fields[2] == "True", fields[3], fields[4]));
+        }
+
+        IPriceCatalog catalog = PriceCatalog.BuiltIn;
+        ITokenEstimator tokens = TiktokenTokenEstimator.Default;
+        IAnswerScorer[] scorers = [StructuralAnswerScorer.Instance, new Gsm8kAnswerChecks()];
+
+        // What each tier's answer scores and costs, per question.
+        List<IReadOnlyList<CascadeTierOutcome>> outcomes = [];
+        foreach (Row row in rows)
+        {
+            string prompt = fewShot + "Question: " + row.Question + "\nAnswer:";
+            decimal cheapCost = Cost(catalog, CheapModel, tokens.CountTokens(prompt, CheapModel), tokens.CountTokens(row.CheapAnswer, CheapModel));
+            decimal strongCost = Cost(catalog, StrongModel, tokens.CountTokens(prompt, StrongModel), tokens.CountTokens(row.StrongAnswer, StrongModel));
+            double score = await ScoreAsync(scorers, row.Question, row.CheapAnswer);
+            outcomes.Add([new CascadeTierOutcome(score, row.CheapRight ? 1 : 0, cheapCost), new CascadeTierOutcome(1, row.StrongRight ? 1 : 0, strongCost)]);
+        }
+
+        List<IReadOnlyList<CascadeTierOutcome>> calibration = [.. outcomes.Where((_, i) => i % 2 == 0)];
+        List<int> evaluationRows = [.. Enumerable.Range(0, rows.Count).Where(static i => i % 2 == 1)];
+        List<IReadOnlyList<CascadeTierOutcome>> evaluation = [.. evaluationRows.Select(i => outcomes[i])];
+
+        double strongOnCalibration = calibration.Average(static o => o[1].Quality);
+        double target = strongOnCalibration - 0.01;
+        CascadeCalibrationResult calibrated = CascadeCalibration.Calibrate(calibration, target);
+        double chosen = calibrated.Chosen.Thresholds[0];
+
+        // The setting measured through the stage: the calibrated one, or, when only "GPT-4 for everything" reached the
+        // target, the strictest threshold that still lets Mixtral answer (the best real cascade on the frontier).
+        double threshold = double.IsPositiveInfinity(chosen)
+            ? calibrated.Curve.Select(static p => p.Thresholds[0]).Where(static t => !double.IsPositiveInfinity(t)).Max()
+            : chosen;
+
+        // The real stage over the held-out half.
+        (double accuracy, decimal cost, int escalated) = await RunStageAsync(rows, evaluationRows, fewShot, scorers, threshold);
+
+        double cheapAccuracy = evaluation.Average(static o => o[0].Quality);
+        double strongAccuracy = evaluation.Average(static o => o[1].Quality);
+        decimal cheapCostMean = evaluation.Average(static o => o[0].Cost);
+        decimal strongCostMean = evaluation.Average(static o => o[1].Cost);
+        double oracleAccuracy = evaluation.Average(static o => Math.Max(o[0].Quality, o[1].Quality));
+        decimal oracleCost = evaluation.Average(static o => o[0].Quality >= 1 ? o[0].Cost : o[1].Cost);
+        CascadeCalibrationPoint simulated = CascadeCalibration.Evaluate(evaluation, [threshold]);
+
+        StringBuilder md = new();
+        md.AppendLine("# Model cascade on recorded GSM8K answers");
+        md.AppendLine();
+        md.AppendLine("Written by `dotnet run -c Release --project benchmarks/CostAware.Benchmarks -- --cascade-eval`. Data: RouteLLM's recorded answers of");
+        md.AppendLine(CultureInfo.InvariantCulture, $"Mixtral-8x7B (`{CheapModel}`, $0.70/$0.70 per million tokens) and GPT-4-1106 (`{StrongModel}`, $10/$30) to the GSM8K test questions,");
+        md.AppendLine(CultureInfo.InvariantCulture, $"each labelled right or wrong; {contaminated.Count} contaminated questions removed, {rows.Count} left. Thresholds are calibrated on the");
+        md.AppendLine(CultureInfo.InvariantCulture, $"even-numbered questions ({calibration.Count}) and everything below is measured on the odd-numbered ones ({evaluation.Count}).");
+        md.AppendLine("Costs price the 8-shot prompt and the recorded answer, with tokens counted by OpenAI's tokenizer for both models");
+        md.AppendLine("(Mixtral's own tokenizer is not available offline; the ratio between the models is what matters).");
+        md.AppendLine();
+        md.AppendLine("Scorers on the cheap tier: `StructuralAnswerScorer` and an app scorer for GSM8K-style answers (`Gsm8kAnswerChecks` in this");
+        md.AppendLine("file: a final `####` answer present, every `<<a*b=c>>` calculation correct, no hedging words; one third each). No judge");
+        md.AppendLine("and no second sample were recorded, so the judge and agreement scorers could not be replayed here.");
+        md.AppendLine();
+        md.AppendLine("| strategy | accuracy | cost per 1,000 questions | cost vs GPT-4 | calls to GPT-4 |");
+        md.AppendLine("|---|---|---|---|---|");
+        md.AppendLine(Line("Mixtral alone", cheapAccuracy, cheapCostMean, strongCostMean, "0 %"));
+        md.AppendLine(Line("GPT-4 alone", strongAccuracy, strongCostMean, strongCostMean, "100 %"));
+        md.AppendLine(Line(string.Create(CultureInfo.InvariantCulture, $"cascade, threshold {threshold:0.00}, measured through `ModelCascadeChatClient`"), accuracy, cost, strongCostMean, $"{(double)escalated / evaluation.Count:P0}"));
+        md.AppendLine(Line(string.Create(CultureInfo.InvariantCulture, $"cascade, threshold {threshold:0.00}, replayed by `CascadeCalibration.Evaluate`"), simulated.Quality, simulated.Cost, strongCostMean, "–"));
+        md.AppendLine(Line("oracle (GPT-4 only where Mixtral is wrong)", oracleAccuracy, oracleCost, strongCostMean, $"{evaluation.Count(static o => o[0].Quality < 1) / (double)evaluation.Count:P0}"));
+        md.AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"Goal: GPT-4's accuracy within one point (on the calibration half, {target:P1}) at a fraction of its cost.");
+        md.AppendLine(double.IsPositiveInfinity(chosen)
+            ? "**Not met.** With these scorers no threshold reaches it on the calibration half; calibration chooses GPT-4 for everything. The row measured"
+              + " through the stage is the best real cascade on the frontier: "
+              + string.Create(CultureInfo.InvariantCulture, $"{(strongAccuracy - accuracy) * 100:0.0} points below GPT-4 alone at {(double)(cost / strongCostMean):P0} of its cost.")
+            : string.Create(CultureInfo.InvariantCulture, $"Met on the calibration half; on the held-out half the cascade is {(strongAccuracy - accuracy) * 100:0.0} points below GPT-4 at {(double)(cost / strongCostMean):P0} of its cost."));
+        md.AppendLine("These scorers cannot tell enough of Mixtral's wrong answers from its right ones (they check the form of an answer and its");
+        md.AppendLine("annotated calculations, not whether the reasoning is right); the oracle row shows what a perfect scorer would give: better than GPT-4 alone, at under half its cost. A judge or");
+        md.AppendLine("agreement scorer, which this data cannot replay, is the next thing to measure.");
+        md.AppendLine();
+        md.AppendLine("Cost/quality frontier on the calibration half (threshold on the cheap tier's score):");
+        md.AppendLine();
+        md.AppendLine("| threshold | accuracy | cost per 1,000 questions |");
+        md.AppendLine("|---|---|---|");
+        foreach (CascadeCalibrationPoint point in calibrated.Curve)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {Describe(point.Thresholds[0])} | {point.Quality:P1} | ${point.Cost * 1000:0.00} |");
+        }
+
+        _ = Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+        await File.WriteAllTextAsync(output, md.ToString());
+        Console.WriteLine(md.ToString());
+    }
+
+    private static string Describe(double threshold) => double.IsPositiveInfinity(threshold) ? "never (GPT-4 only)" : threshold.ToString("0.00", CultureInfo.InvariantCulture);
+
+    private static string Line(string name, double accuracy, decimal cost, decimal strongCost, string toStrong) =>
+        string.Create(CultureInfo.InvariantCulture, $"| {name} | {accuracy:P1} | ${cost * 1000:0.00} | {(double)(cost / strongCost):P0} | {toStrong} |");
+
+    private static decimal Cost(IPriceCatalog catalog, string model, long input, long output) =>
+        catalog.TryGetPrice(model, out ModelPrice? price) ? price.CalculateCost(new TokenCounts { Input = input, Output = output }).Total : 0m;
+
+    private static async Task<double> ScoreAsync(IAnswerScorer[] scorers, string question, string answer)
+    {
+        ChatResponse response = new(new ChatMessage(ChatRole.Assistant, answer)) { FinishReason = ChatFinishReason.Stop };
+        AnswerScoringContext context = new([new ChatMessage(ChatRole.User, question)], null, response, 0, CheapModel, _ => Task.FromResult(response));
+        double score = 1;
+        foreach (IAnswerScorer scorer in scorers)
+        {
+            score = Math.Min(score, (await scorer.ScoreAsync(context, CancellationToken.None)).Score);
+        }
+
+        return score;
+    }
+
+    // The real stage: a replay of the recorded answers behind metering, the cascade in front, receipts priced.
+    private static async Task<(double Accuracy, decimal Cost, int Escalated)> RunStageAsync(List<Row> rows, List<int> evaluation, string fewShot, IAnswerScorer[] scorers, double threshold)
+    {
+        Dictionary<string, Row> byPrompt = rows.ToDictionary(static r => r.Question);
+        ReplayClient replay = new(byPrompt, fewShot);
+        using IChatClient cascade = new ModelCascadeChatClient(
+            new TokenMeteringChatClient(replay),
+            new ModelCascadeOptions
+            {
+                Tiers = { new CascadeTier { ModelId = CheapModel, AcceptThreshold = Math.Min(threshold, 1) }, new CascadeTier { ModelId = StrongModel } },
+                Scorers = [.. scorers],
+            });
+        int right = 0, escalated = 0;
+        decimal cost = 0m;
+        foreach (int i in evaluation)
+        {
+            Row row = rows[i];
+            ChatResponse response = await cascade.GetResponseAsync(row.Question);
+            CascadeReport report = response.GetCascadeReport()!;
+            bool strong = report.Attempts[^1].ModelId == StrongModel;
+            escalated += strong ? 1 : 0;
+            right += (strong ? row.StrongRight : row.CheapRight) ? 1 : 0;
+            cost += response.GetCostReceipt()!.Spent;
+        }
+
+        return ((double)right / evaluation.Count, cost / evaluation.Count, escalated);
+    }
+
+    private static string DataPath(string folder)
+    {
+        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "CostAware.sln")))
+            {
+                return Path.Combine(dir.FullName, "..", "shared", "data", folder);
+            }
+        }
+
+        throw new DirectoryNotFoundException("Run from the repository: ../shared/data is read from beside it.");
+    }
+
+    private static IEnumerable<List<string>> Csv(string text)
+    {
+        List<string> row = [];
+        StringBuilder field = new();
+        bool quoted = false;
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (quoted)
+            {
+                if (c == '"' && i + 1 < text.Length && text[i + 1] == '"')
+                {
+                    field.Append('"');
+                    i++;
+                }
+                else if (c == '"')
+                {
+                    quoted = false;
+                }
+                else
+                {
+                    field.Append(c);
+                }
+            }
+            else if (c == '"')
+            {
+                quoted = true;
+            }
+            else if (c == ',')
+            {
+                row.Add(field.ToString());
+                field.Clear();
+            }
+            else if (c == '\n')
+            {
+                row.Add(field.ToString().TrimEnd('\r'));
+                field.Clear();
+                yield return row;
+                row = [];
+            }
+            else
+            {
+                field.Append(c);
+            }
+        }
+
+        if (field.Length > 0 || row.Count > 0)
+        {
+            row.Add(field.ToString());
+            yield return row;
+        }
+    }
+
+    private sealed record Row(string Question, bool CheapRight, bool StrongRight, string CheapAnswer, string StrongAnswer);
+
+    // Answers each model with its recorded answer, with the tokens counted as the evaluation prices them.
+    private sealed class ReplayClient(Dictionary<string, Row> rows, string fewShot) : IChatClient
+    {
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            string model = options!.ModelId!;
+            Row row = rows[messages.Last().Text];
+            string answer = model == StrongModel ? row.StrongAnswer : row.CheapAnswer;
+            string prompt = fewShot + "Question: " + row.Question + "\nAnswer:";
+            return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, answer))
+            {
+                ModelId = model,
+                FinishReason = ChatFinishReason.Stop,
+                Usage = new UsageDetails
+                {
+                    InputTokenCount = TiktokenTokenEstimator.Default.CountTokens(prompt, model),
+                    OutputTokenCount = TiktokenTokenEstimator.Default.CountTokens(answer, model),
+                },
+            });
+        }
+
+        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
+    }
+
+    // An app's own scorer for GSM8K-style answers: the checks a reader could make without solving the problem.
+    private sealed partial class Gsm8kAnswerChecks : IAnswerScorer
+    {
+        public ValueTask<AnswerScore> ScoreAsync(AnswerScoringContext context, CancellationToken cancellationToken)
+        {
+            string text = context.Response.Text;
+            bool final = Final().IsMatch(text);
+            bool sums = Calculations().Matches(text).All(static m => Correct(m.Groups[1].Value, m.Groups[2].Value));
+            bool plain = !Hedge().IsMatch(text);
+            double score = ((final ? 1 : 0) + (sums ? 1 : 0) + (plain ? 1 : 0)) / 3d;
+            return ValueTask.FromResult(new AnswerScore(score, $"final answer {(final ? "given" : "missing")}, calculations {(sums ? "right" : "wrong")}, {(plain ? "no hedging" : "hedged")}"));
+        }
+
+        private static bool Correct(string expression, string result)
+        {
+            try
+            {
+                object? value = new DataTable { Locale = CultureInfo.InvariantCulture }.Compute(expression.Replace("x", "*", StringComparison.Ordinal).Replace(",", string.Empty, StringComparison.Ordinal), null);
+                return Math.Abs(Convert.ToDouble(value, CultureInfo.InvariantCulture) - double.Parse(result.Replace(",", string.Empty, StringComparison.Ordinal), CultureInfo.InvariantCulture)) < 1e-6;
+            }
+            catch (Exception ex) when (ex is EvaluateException or SyntaxErrorException or FormatException or InvalidCastException or OverflowException or DivideByZeroException)
+            {
+                return false;
+            }
+        }
+
+        [GeneratedRegex(@"####\s*\$?-?[\d,\.]+", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
+        private static partial Regex Final();
+
+        [GeneratedRegex(@"<<([^=<>]+)=([^<>]+)>>", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
+        private static partial Regex Calculations();
+
+        [GeneratedRegex(@"\b(however|assum\w*|approximately|can't|cannot|not possible|round\w*)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
+        private static partial Regex Hedge();
+    }
+}
