@@ -631,9 +631,10 @@ public sealed class BudgetChatClient : DelegatingChatClient
 
     // The options the inner stages see: the caller's, with the receipt and scope made explicit and the admission's
     // changes applied (a clamped or ceiling-limited output, a cheaper model, a deferral).
-    private static ChatOptions Forward(BudgetCall call, ChatOptions? options, Admission admission)
+    private ChatOptions Forward(BudgetCall call, ChatOptions? options, Admission admission)
     {
         ChatOptions forwarded = CacheSettlement.ForwardedOptions(options, call.Receipt);
+        forwarded.AdditionalProperties![BudgetHeadroom.Property] = new BudgetHeadroom(ct => HeadroomAsync(call, ct));
         if (!string.Equals(admission.ModelId, call.ModelId, StringComparison.Ordinal))
         {
             forwarded.ModelId = admission.ModelId;
@@ -651,6 +652,23 @@ public sealed class BudgetChatClient : DelegatingChatClient
         }
 
         return forwarded;
+    }
+
+    private async ValueTask<decimal?> HeadroomAsync(BudgetCall call, CancellationToken cancellationToken)
+    {
+        BudgetCounterState[] states = new BudgetCounterState[call.Lines.Length];
+        await _store.ReadAsync(call.Lines, _timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), states, cancellationToken);
+        decimal? least = null;
+        for (int i = 0; i < states.Length; i++)
+        {
+            if (call.Lines[i].Limit >= 0 && call.Lines[i].Enforce)
+            {
+                decimal left = BudgetMoney.ToCurrency(call.Lines[i].Limit - states[i].Spent - states[i].Reserved);
+                least = least is null ? left : Math.Min(least.Value, left);
+            }
+        }
+
+        return least;
     }
 
     // Without a metering stage inside, nothing put the call on the receipt: it is priced here, from the reported usage

@@ -10,6 +10,9 @@ public sealed record class CascadeReport
     /// <summary>Gets the first tier the request was sent to (after pre-call routing).</summary>
     public int StartTier { get; init; }
 
+    /// <summary>Gets a value indicating whether the cascade served a lower tier's answer because the budgets had too little left to escalate.</summary>
+    public bool StoppedByBudget { get; init; }
+
     /// <summary>Gets the money all tiers cost together.</summary>
     public decimal Spent { get; init; }
 

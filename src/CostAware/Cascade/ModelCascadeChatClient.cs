@@ -43,6 +43,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
     private readonly ICostLedger? _ledger;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly decimal? _minimumBudgetToEscalate;
 
     /// <summary>Initializes a new instance of the <see cref="ModelCascadeChatClient"/> class.</summary>
     /// <param name="innerClient">The pipeline tiers without a client of their own call.</param>
@@ -77,6 +78,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         _scorers = copy.Scorers.Count == 0 ? [StructuralAnswerScorer.Instance] : [.. copy.Scorers];
         _combination = copy.Combination;
         _router = copy.Router;
+        _minimumBudgetToEscalate = copy.MinimumBudgetToEscalate;
         _catalog = priceCatalog ?? PriceCatalog.BuiltIn;
         _ledger = ledger;
         _timeProvider = timeProvider ?? TimeProvider.System;
@@ -95,6 +97,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         List<CascadeAttempt> attempts = [];
         ChatResponse? served = null;
         Exception? lastError = null;
+        bool stoppedByBudget = false;
         for (int tier = first; tier < _tiers.Length && served is null; tier++)
         {
             int before = receipt.Entries.Length;
@@ -122,6 +125,14 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
 
             AnswerScore score = await ScoreAsync(tier, list, forwarded, response, cancellationToken);
             bool accepted = score.Score >= _tiers[tier].AcceptThreshold;
+            if (!accepted && await BudgetTooLowAsync(options, cancellationToken) is { } left)
+            {
+                // Escalating would spend money the budgets no longer have: the answer in hand is served.
+                accepted = true;
+                stoppedByBudget = true;
+                score = new AnswerScore(score.Score, $"{score.Reason}; served anyway: the budget has {left:0.######} left");
+            }
+
             attempts.Add(new CascadeAttempt
             {
                 Tier = tier,
@@ -147,7 +158,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
             throw lastError ?? new InvalidOperationException("The cascade tried no tier.");
         }
 
-        CascadeReport report = Report(attempts, first, receipt, list, served);
+        CascadeReport report = Report(attempts, first, receipt, list, served) with { StoppedByBudget = stoppedByBudget };
         (served.AdditionalProperties ??= [])[ReportProperty] = report;
         served.AdditionalProperties[CostAwareProperties.Receipt] = receipt;
         if (owned && _ledger is not null && receipt.Entries.Length > 0)
@@ -225,6 +236,21 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         copy.AdditionalProperties = copy.AdditionalProperties is { } existing ? new(existing) : [];
         copy.AdditionalProperties[StartTierProperty] = start;
         return copy;
+    }
+
+    // The room the budget stage outside reports, when it is below the escalation floor; null to escalate.
+    private async ValueTask<decimal?> BudgetTooLowAsync(ChatOptions? options, CancellationToken cancellationToken)
+    {
+        if (_minimumBudgetToEscalate is not { } floor
+            || options?.AdditionalProperties is not { } properties
+            || !properties.TryGetValue(Internal.Budgets.BudgetHeadroom.Property, out object? value)
+            || value is not Internal.Budgets.BudgetHeadroom headroom)
+        {
+            return null;
+        }
+
+        decimal? left = await headroom.RemainingAsync(cancellationToken);
+        return left is { } room && room < floor ? room : null;
     }
 
     private async ValueTask<int> StartTierAsync(IReadOnlyList<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)

@@ -50,6 +50,14 @@ public sealed class ModelCascadeOptions
     [Range(typeof(TimeSpan), "00:00:00.500", "1.00:00:00")]
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Gets or sets the least money the call's budgets must still allow (as the budget stage outside reports it) for
+    /// the cascade to escalate; below it, the current tier's answer is served and the report says so. <see langword="null"/>
+    /// to escalate regardless.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public decimal? MinimumBudgetToEscalate { get; set; }
+
     internal ModelCascadeOptions Clone()
     {
         ModelCascadeOptions copy = (ModelCascadeOptions)MemberwiseClone();

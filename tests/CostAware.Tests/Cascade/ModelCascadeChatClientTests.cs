@@ -281,6 +281,39 @@ public class ModelCascadeChatClientTests
     }
 
     [Fact]
+    public async Task GetResponseAsync_BudgetNearlySpent_ServesTheCheapAnswerAndSaysWhy()
+    {
+        TestChatClient provider = Provider(model => model == Cheap ? Answer("I'm not sure.", model) : Answer("Sure.", model));
+        ModelCascadeOptions cascadeOptions = new()
+        {
+            Tiers = { new CascadeTier { ModelId = Cheap }, new CascadeTier { ModelId = Strong } },
+            MinimumBudgetToEscalate = 0.01m,
+        };
+        BudgetOptions budgets = new() { Budgets = { ["daily"] = new BudgetDefinition { Limit = 0.02m } }, MaxOutputTokensCeiling = 500 };
+        using IChatClient client = new BudgetChatClient(
+            new ModelCascadeChatClient(new TokenMeteringChatClient(provider, priceCatalog: null, ledger: null, tokenEstimator: null, options: null, _time), cascadeOptions, timeProvider: _time),
+            budgets,
+            timeProvider: _time);
+
+        // Plenty left: the refusal escalates.
+        ChatResponse first = await client.GetResponseAsync("q", new ChatOptions { ModelId = Cheap });
+        Assert.Equal("Sure.", first.Text);
+        Assert.False(first.GetCascadeReport()!.StoppedByBudget);
+
+        // Spend most of the budget, then ask again: escalating would need money the budget does not have.
+        for (int i = 0; i < 2; i++)
+        {
+            _ = await client.GetResponseAsync("q", new ChatOptions { ModelId = Strong });
+        }
+
+        ChatResponse stopped = await client.GetResponseAsync("q", new ChatOptions { ModelId = Cheap });
+        Assert.Equal("I'm not sure.", stopped.Text);
+        CascadeReport report = stopped.GetCascadeReport()!;
+        Assert.True(report.StoppedByBudget);
+        Assert.Contains("served anyway: the budget has", report.Attempts[0].Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Constructor_NoTiers_Throws()
     {
         ArgumentException ex = Assert.Throws<ArgumentException>(() => new ModelCascadeChatClient(new TestChatClient(), new ModelCascadeOptions()));
