@@ -37,6 +37,11 @@ public sealed class CostAwareOptions
     /// <value>The default value is empty.</value>
     public IDictionary<string, ModelPriceOptions> Prices { get; set; } = new Dictionary<string, ModelPriceOptions>(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>Gets or sets the options of the model cascade (<c>UseModelCascade</c>), bound from <c>CostAware:Cascade</c>: tiers by model id and threshold, retries, timeouts, breakers.</summary>
+    /// <value>The default value has no tiers.</value>
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
+    public ModelCascadeOptions Cascade { get; set; } = new();
+
     /// <summary>Gets or sets the options of the budget stage (<c>UseBudget</c>), bound from <c>CostAware:Budget</c>.</summary>
     /// <value>The default value has no budgets.</value>
     [Microsoft.Extensions.Options.ValidateObjectMembers]

@@ -9,17 +9,17 @@ public static class ModelCascadeChatClientBuilderExtensions
 {
     /// <summary>Calls the cheapest tier first and escalates only when its answer does not score high enough. Put it inside the caches and the budget, outside <c>UseTokenMetering()</c>.</summary>
     /// <param name="builder">The pipeline builder.</param>
-    /// <param name="configure">Sets the tiers, scorers and router.</param>
+    /// <param name="configure">Changes to the options bound from <c>CostAware:Cascade</c>: scorers, router, tier clients; or <see langword="null"/>.</param>
     /// <returns><paramref name="builder"/>, for chaining.</returns>
-    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    public static ChatClientBuilder UseModelCascade(this ChatClientBuilder builder, Action<ModelCascadeOptions> configure)
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">When the pipeline is built: the cascade has no tiers.</exception>
+    public static ChatClientBuilder UseModelCascade(this ChatClientBuilder builder, Action<ModelCascadeOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(configure);
         return builder.Use((inner, services) =>
         {
-            ModelCascadeOptions options = new();
-            configure(options);
+            ModelCascadeOptions options = services.GetService<Microsoft.Extensions.Options.IOptions<CostAwareOptions>>()?.Value.Cascade.Clone() ?? new ModelCascadeOptions();
+            configure?.Invoke(options);
             return new ModelCascadeChatClient(
                 inner, options, services.GetService<IPriceCatalog>(), services.GetService<ICostLedger>(), services.GetService<TimeProvider>(), services.GetService<ILoggerFactory>());
         });

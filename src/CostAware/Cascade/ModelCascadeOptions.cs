@@ -12,6 +12,7 @@ public sealed class ModelCascadeOptions
 {
     /// <summary>Gets or sets the tiers, cheapest first. The last tier's answer is always served.</summary>
     /// <value>The default value is empty: the stage passes calls through.</value>
+    [Microsoft.Extensions.Options.ValidateEnumeratedItems]
     public IList<CascadeTier> Tiers { get; set; } = [];
 
     /// <summary>Gets or sets the scorers that judge a tier's answer; set in code.</summary>

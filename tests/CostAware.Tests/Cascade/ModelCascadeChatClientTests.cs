@@ -1,6 +1,9 @@
 using System.Text.Json;
 using CostAware.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CostAware.Tests.Cascade;
@@ -311,6 +314,42 @@ public class ModelCascadeChatClientTests
         CascadeReport report = stopped.GetCascadeReport()!;
         Assert.True(report.StoppedByBudget);
         Assert.Contains("served anyway: the budget has", report.Attempts[0].Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UseModelCascade_TiersFromConfiguration()
+    {
+        IConfigurationSection section = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["CostAware:Cascade:Tiers:0:ModelId"] = Cheap,
+            ["CostAware:Cascade:Tiers:0:AcceptThreshold"] = "0.8",
+            ["CostAware:Cascade:Tiers:1:ModelId"] = Strong,
+            ["CostAware:Cascade:MaxRetries"] = "1",
+        }).Build().GetSection("CostAware");
+        TestChatClient provider = Provider(model => Answer("ok", model));
+        ServiceCollection services = new();
+        _ = services.AddCostAware(section);
+        _ = services.AddChatClient(provider).UseModelCascade().UseTokenMetering();
+        await using ServiceProvider built = services.BuildServiceProvider();
+
+        ChatResponse response = await built.GetRequiredService<IChatClient>().GetResponseAsync("q");
+
+        Assert.Equal(Cheap, response.ModelId);
+        Assert.Equal(0.8, built.GetRequiredService<IOptions<CostAwareOptions>>().Value.Cascade.Tiers[0].AcceptThreshold);
+    }
+
+    [Fact]
+    public void AddCostAware_CascadeThresholdOutOfRange_FailsValidation()
+    {
+        IConfigurationSection section = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["CostAware:Cascade:Tiers:0:ModelId"] = Cheap,
+            ["CostAware:Cascade:Tiers:0:AcceptThreshold"] = "1.5",
+        }).Build().GetSection("CostAware");
+        using ServiceProvider services = new ServiceCollection().AddCostAware(section).BuildServiceProvider();
+
+        OptionsValidationException ex = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<CostAwareOptions>>().Value);
+        Assert.Contains(ex.Failures, f => f.Contains("AcceptThreshold", StringComparison.Ordinal));
     }
 
     [Fact]
