@@ -50,11 +50,11 @@ builder.Services.AddCostAware()
     .AddOpenAIBatches(openai);
 builder.Services.AddChatClient(openai.GetChatClient("gpt-4o-mini").AsIChatClient()).UseBatchDeferral().UseTokenMetering();
 using IHost host = builder.Build();
-await host.StartAsync();
 IChatClient chat = host.Services.GetRequiredService<IChatClient>();
 
 if (mode == "submit")
 {
+    // Every call is accepted (queued durably) before the scheduler starts, so that they all go into one batch.
     for (int i = 0; i < count; i++)
     {
         ChatOptions options = new ChatOptions { ModelId = "gpt-4o-mini", MaxOutputTokens = 50 }
@@ -64,10 +64,13 @@ if (mode == "submit")
         Console.Out.WriteLine($"accepted {accepted.AdditionalProperties![BatchDeferralChatClient.TicketProperty]}");
     }
 
+    await host.StartAsync();
     Console.Out.WriteLine("waiting");
     await Task.Delay(Timeout.InfiniteTimeSpan, TimeProvider.System);
     return 0;
 }
+
+await host.StartAsync();
 
 await allHandled.Task.WaitAsync(TimeSpan.FromSeconds(60), TimeProvider.System);
 

@@ -94,72 +94,14 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         IReadOnlyList<ChatMessage> list = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
         CostReceipt receipt = CacheSettlement.ResolveReceipt(options, _timeProvider, out bool owned);
         int first = await StartTierAsync(list, options, cancellationToken);
-        List<CascadeAttempt> attempts = [];
-        ChatResponse? served = null;
-        Exception? lastError = null;
-        bool stoppedByBudget = false;
-        for (int tier = first; tier < _tiers.Length && served is null; tier++)
+        CascadeRun run = await RunTiersAsync(list, options, receipt, first, includeLast: true, cancellationToken);
+        if (run.Served is not { } served)
         {
-            int before = receipt.Entries.Length;
-            bool last = tier == _tiers.Length - 1;
-            ChatOptions forwarded = TierOptions(tier, options, receipt);
-            ChatResponse response;
-            try
-            {
-                response = await CallAsync(tier, list, forwarded, cancellationToken);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                lastError = ex;
-                attempts.Add(new CascadeAttempt { Tier = tier, ModelId = _tiers[tier].ModelId, Cost = SpentSince(receipt, before), Error = Describe(ex), Reason = "failed" });
-                Log.CascadeTierFailed(_logger, tier, _tiers[tier].ModelId, ex);
-                continue;
-            }
-
-            if (last)
-            {
-                served = response;
-                attempts.Add(new CascadeAttempt { Tier = tier, ModelId = response.ModelId ?? _tiers[tier].ModelId, Cost = SpentSince(receipt, before), Served = true, Reason = "last tier" });
-                break;
-            }
-
-            AnswerScore score = await ScoreAsync(tier, list, forwarded, response, cancellationToken);
-            bool accepted = score.Score >= _tiers[tier].AcceptThreshold;
-            if (!accepted && await BudgetTooLowAsync(options, cancellationToken) is { } left)
-            {
-                // Escalating would spend money the budgets no longer have: the answer in hand is served.
-                accepted = true;
-                stoppedByBudget = true;
-                score = new AnswerScore(score.Score, $"{score.Reason}; served anyway: the budget has {left:0.######} left");
-            }
-
-            attempts.Add(new CascadeAttempt
-            {
-                Tier = tier,
-                ModelId = response.ModelId ?? _tiers[tier].ModelId,
-                Cost = SpentSince(receipt, before),
-                Score = score.Score,
-                Reason = score.Reason,
-                Served = accepted,
-            });
-            if (accepted)
-            {
-                served = response;
-            }
-            else
-            {
-                Log.CascadeEscalated(_logger, tier, score.Score, _tiers[tier].AcceptThreshold, score.Reason);
-            }
+            // Every tier failed: the last error is the caller's.
+            throw run.LastError ?? new InvalidOperationException("The cascade tried no tier.");
         }
 
-        if (served is null)
-        {
-            // Every tier failed: the last error is the caller's, with what was tried.
-            throw lastError ?? new InvalidOperationException("The cascade tried no tier.");
-        }
-
-        CascadeReport report = Report(attempts, first, receipt, list, served) with { StoppedByBudget = stoppedByBudget };
-        (served.AdditionalProperties ??= [])[ReportProperty] = report;
+        (served.AdditionalProperties ??= [])[ReportProperty] = Report(run, first, receipt);
         served.AdditionalProperties[CostAwareProperties.Receipt] = receipt;
         if (owned && _ledger is not null && receipt.Entries.Length > 0)
         {
@@ -185,42 +127,39 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
     }
 
     // Tiers that may still be rejected are asked without streaming (their answer is scored whole, then replayed as
-    // updates); the tier that will be served regardless, the last one, streams through.
+    // updates); the last tier, served regardless, streams straight through.
     private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(
         IReadOnlyList<ChatMessage> messages, ChatOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        CostReceipt receipt = CacheSettlement.ResolveReceipt(options, _timeProvider, out bool owned);
         int first = await StartTierAsync(messages, options, cancellationToken);
-        if (first < _tiers.Length - 1)
+        CascadeRun run = await RunTiersAsync(messages, options, receipt, first, includeLast: false, cancellationToken);
+        if (run.Served is { } served)
         {
-            // Buffered: the whole cascade runs as a non-streaming call, whose answer is replayed.
-            ChatResponse response = await GetResponseAsync(messages, WithStart(options, first), cancellationToken);
-            foreach (ChatResponseUpdate update in response.ToChatResponseUpdates())
+            foreach (ChatResponseUpdate update in served.ToChatResponseUpdates())
             {
                 yield return update;
             }
+        }
+        else
+        {
+            int last = _tiers.Length - 1;
+            int before = receipt.Entries.Length;
+            IChatClient client = _tiers[last].Client ?? InnerClient;
+            string? modelId = null;
+            await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(messages, TierOptions(last, options, receipt), cancellationToken))
+            {
+                modelId ??= update.ModelId;
+                yield return update;
+            }
 
-            yield break;
+            run.Attempts.Add(new CascadeAttempt { Tier = last, ModelId = modelId ?? _tiers[last].ModelId, Cost = SpentSince(receipt, before), Served = true, Reason = "last tier" });
         }
 
-        CostReceipt receipt = CacheSettlement.ResolveReceipt(options, _timeProvider, out bool owned);
-        int last = _tiers.Length - 1;
-        ChatOptions forwarded = TierOptions(last, options, receipt);
-        IChatClient client = _tiers[last].Client ?? InnerClient;
-        await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(messages, forwarded, cancellationToken))
-        {
-            yield return update;
-        }
-
-        CascadeReport report = new()
-        {
-            Attempts = [new CascadeAttempt { Tier = last, ModelId = _tiers[last].ModelId, Cost = SpentSince(receipt, 0), Served = true, Reason = "last tier" }],
-            StartTier = last,
-            Spent = receipt.Spent,
-        };
         yield return new ChatResponseUpdate
         {
             Role = ChatRole.Assistant,
-            AdditionalProperties = new() { [ReportProperty] = report, [CostAwareProperties.Receipt] = receipt },
+            AdditionalProperties = new() { [ReportProperty] = Report(run, first, receipt), [CostAwareProperties.Receipt] = receipt },
         };
         if (owned && _ledger is not null && receipt.Entries.Length > 0)
         {
@@ -228,14 +167,79 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         }
     }
 
-    private const string StartTierProperty = "costaware.cascade.start";
-
-    private static ChatOptions WithStart(ChatOptions? options, int start)
+    // Calls the tiers from the first, scoring each answer, until one is served; the last tier's answer is served
+    // regardless when it is included, and left to the caller (to stream) when it is not.
+    private async Task<CascadeRun> RunTiersAsync(
+        IReadOnlyList<ChatMessage> list, ChatOptions? options, CostReceipt receipt, int first, bool includeLast, CancellationToken cancellationToken)
     {
-        ChatOptions copy = options?.Clone() ?? new ChatOptions();
-        copy.AdditionalProperties = copy.AdditionalProperties is { } existing ? new(existing) : [];
-        copy.AdditionalProperties[StartTierProperty] = start;
-        return copy;
+        CascadeRun run = new();
+        int end = includeLast ? _tiers.Length : _tiers.Length - 1;
+        for (int tier = first; tier < end && run.Served is null; tier++)
+        {
+            int before = receipt.Entries.Length;
+            bool last = tier == _tiers.Length - 1;
+            ChatOptions forwarded = TierOptions(tier, options, receipt);
+            ChatResponse response;
+            try
+            {
+                response = await CallAsync(tier, list, forwarded, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                run.LastError = ex;
+                run.Attempts.Add(new CascadeAttempt { Tier = tier, ModelId = _tiers[tier].ModelId, Cost = SpentSince(receipt, before), Error = Describe(ex), Reason = "failed" });
+                Log.CascadeTierFailed(_logger, tier, _tiers[tier].ModelId, ex);
+                continue;
+            }
+
+            if (last)
+            {
+                run.Served = response;
+                run.Attempts.Add(new CascadeAttempt { Tier = tier, ModelId = response.ModelId ?? _tiers[tier].ModelId, Cost = SpentSince(receipt, before), Served = true, Reason = "last tier" });
+                break;
+            }
+
+            AnswerScore score = await ScoreAsync(tier, list, forwarded, response, cancellationToken);
+            bool accepted = score.Score >= _tiers[tier].AcceptThreshold;
+            if (!accepted && await BudgetTooLowAsync(options, cancellationToken) is { } left)
+            {
+                // Escalating would spend money the budgets no longer have: the answer in hand is served.
+                accepted = true;
+                run.StoppedByBudget = true;
+                score = new AnswerScore(score.Score, $"{score.Reason}; served anyway: the budget has {left:0.######} left");
+            }
+
+            run.Attempts.Add(new CascadeAttempt
+            {
+                Tier = tier,
+                ModelId = response.ModelId ?? _tiers[tier].ModelId,
+                Cost = SpentSince(receipt, before),
+                Score = score.Score,
+                Reason = score.Reason,
+                Served = accepted,
+            });
+            if (accepted)
+            {
+                run.Served = response;
+            }
+            else
+            {
+                Log.CascadeEscalated(_logger, tier, score.Score, _tiers[tier].AcceptThreshold, score.Reason);
+            }
+        }
+
+        return run;
+    }
+
+    private sealed class CascadeRun
+    {
+        public ChatResponse? Served { get; set; }
+
+        public List<CascadeAttempt> Attempts { get; } = [];
+
+        public Exception? LastError { get; set; }
+
+        public bool StoppedByBudget { get; set; }
     }
 
     // The room the budget stage outside reports, when it is below the escalation floor; null to escalate.
@@ -255,11 +259,6 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
 
     private async ValueTask<int> StartTierAsync(IReadOnlyList<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
-        if (options?.AdditionalProperties is { } properties && properties.TryGetValue(StartTierProperty, out object? decided) && decided is int start)
-        {
-            return start;
-        }
-
         if (_router is null || _tiers.Length == 1)
         {
             return 0;
@@ -273,7 +272,6 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
     private ChatOptions TierOptions(int tier, ChatOptions? options, CostReceipt receipt)
     {
         ChatOptions forwarded = CacheSettlement.ForwardedOptions(options, receipt);
-        _ = forwarded.AdditionalProperties!.Remove(StartTierProperty);
         if (_tiers[tier].ModelId is { } model)
         {
             forwarded.ModelId = model;
@@ -314,8 +312,9 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         return new AnswerScore(Math.Clamp(combined, 0d, 1d), reason ?? "no scorer");
     }
 
-    private CascadeReport Report(List<CascadeAttempt> attempts, int start, CostReceipt receipt, IReadOnlyList<ChatMessage> messages, ChatResponse served)
+    private CascadeReport Report(CascadeRun run, int start, CostReceipt receipt)
     {
+        List<CascadeAttempt> attempts = run.Attempts;
         decimal spent = 0m;
         foreach (CascadeAttempt attempt in attempts)
         {
@@ -340,7 +339,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
             strongest = price.CalculateCost(new TokenCounts { Input = servedEntry.Tokens.Input, Output = servedEntry.Tokens.Output }).Total;
         }
 
-        return new CascadeReport { Attempts = attempts, StartTier = start, Spent = spent, StrongestTierCost = strongest };
+        return new CascadeReport { Attempts = attempts, StartTier = start, Spent = spent, StrongestTierCost = strongest, StoppedByBudget = run.StoppedByBudget };
     }
 
     private static decimal? SpentSince(CostReceipt receipt, int before)

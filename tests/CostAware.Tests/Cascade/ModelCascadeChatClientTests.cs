@@ -256,15 +256,42 @@ public class ModelCascadeChatClientTests
         Assert.Equal(agree, AgreementAnswerScorer.Agree(first, second));
 
     [Fact]
-    public async Task GetStreamingResponseAsync_CheapTierBufferedAndScored_StrongTierReplayedWhole()
+    public async Task GetStreamingResponseAsync_CheapTierBufferedAndScored_StrongTierStreamsThrough()
     {
-        TestChatClient provider = Provider(model => model == Cheap ? Answer("I don't know.", model) : Answer("The strong answer.", model));
+        int streamed = 0;
+        TestChatClient provider = new()
+        {
+            GetResponseAsyncCallback = (_, o, _) => Task.FromResult(Answer("I don't know.", o!.ModelId!)),
+            GetStreamingResponseAsyncCallback = (messages, o, ct) =>
+            {
+                _ = Interlocked.Increment(ref streamed);
+                Assert.Equal(Strong, o!.ModelId);
+                return TestChatClient.Yield(
+                    [new ChatResponseUpdate(ChatRole.Assistant, "The strong ") { ModelId = Strong }, new ChatResponseUpdate(ChatRole.Assistant, "answer.")], cancellationToken: ct);
+            },
+        };
         using IChatClient client = Cascade(provider);
 
         List<ChatResponseUpdate> updates = await client.GetStreamingResponseAsync("q").ToListAsync();
 
         Assert.Equal("The strong answer.", updates.ToChatResponse().Text);
-        Assert.Equal(2, provider.Calls);
+        Assert.Equal(1, streamed);
+        CascadeReport report = (CascadeReport)updates.Last(u => u.AdditionalProperties?.ContainsKey(ModelCascadeChatClient.ReportProperty) == true).AdditionalProperties![ModelCascadeChatClient.ReportProperty]!;
+        Assert.Equal(2, report.Attempts.Count);
+        Assert.Equal("a refusal or an admission of not knowing", report.Attempts[0].Reason);
+        Assert.True(report.Attempts[1].Served);
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_CheapAnswerPasses_ReplayedAfterScoring()
+    {
+        TestChatClient provider = Provider(model => Answer("Paris.", model));
+        using IChatClient client = Cascade(provider);
+
+        List<ChatResponseUpdate> updates = await client.GetStreamingResponseAsync("Capital of France?").ToListAsync();
+
+        Assert.Equal("Paris.", updates.ToChatResponse().Text);
+        Assert.Equal(1, provider.Calls);
     }
 
     [Fact]
