@@ -72,6 +72,39 @@ internal static partial class CascadeEvaluation
         // The real stage over the held-out half.
         (double accuracy, decimal cost, int escalated) = await RunStageAsync(rows, evaluationRows, fewShot, scorers, threshold);
 
+        // The nearest-neighbour router, trained on the calibration half (label: the cheapest tier that was right),
+        // with the built-in lexical embedder: requests it sends to GPT-4 skip Mixtral; the rest go through the cascade.
+        using LexicalEmbeddingGenerator embedder = new();
+        NearestNeighbourCascadeRouter router = new(
+            embedder, [.. Enumerable.Range(0, rows.Count).Where(static i => i % 2 == 0).Select(i => new CascadeRoutingExample(rows[i].Question, rows[i].CheapRight ? 0 : 1))], k: 20, confidence: 0.6);
+        double routedQuality = 0;
+        decimal routedCost = 0m;
+        int routedStrong = 0;
+        foreach (int i in evaluationRows)
+        {
+            IReadOnlyList<CascadeTierOutcome> o = outcomes[i];
+            int start = await router.SelectStartTierAsync([new ChatMessage(ChatRole.User, rows[i].Question)], null, 2, CancellationToken.None);
+            if (start == 1)
+            {
+                routedStrong++;
+                routedQuality += o[1].Quality;
+                routedCost += o[1].Cost;
+            }
+            else if (o[0].Score >= threshold)
+            {
+                routedQuality += o[0].Quality;
+                routedCost += o[0].Cost;
+            }
+            else
+            {
+                routedQuality += o[1].Quality;
+                routedCost += o[0].Cost + o[1].Cost;
+            }
+        }
+
+        routedQuality /= evaluationRows.Count;
+        routedCost /= evaluationRows.Count;
+
         double cheapAccuracy = evaluation.Average(static o => o[0].Quality);
         double strongAccuracy = evaluation.Average(static o => o[1].Quality);
         decimal cheapCostMean = evaluation.Average(static o => o[0].Cost);
@@ -100,6 +133,7 @@ internal static partial class CascadeEvaluation
         md.AppendLine(Line("GPT-4 alone", strongAccuracy, strongCostMean, strongCostMean, "100 %"));
         md.AppendLine(Line(string.Create(CultureInfo.InvariantCulture, $"cascade, threshold {threshold:0.00}, measured through `ModelCascadeChatClient`"), accuracy, cost, strongCostMean, $"{(double)escalated / evaluation.Count:P0}"));
         md.AppendLine(Line(string.Create(CultureInfo.InvariantCulture, $"cascade, threshold {threshold:0.00}, replayed by `CascadeCalibration.Evaluate`"), simulated.Quality, simulated.Cost, strongCostMean, "–"));
+        md.AppendLine(Line(string.Create(CultureInfo.InvariantCulture, $"nearest-neighbour router (k 20, lexical embeddings, trained on the calibration half) + cascade at {threshold:0.00}"), routedQuality, routedCost, strongCostMean, $"{(double)routedStrong / evaluation.Count:P0} routed"));
         md.AppendLine(Line("oracle (GPT-4 only where Mixtral is wrong)", oracleAccuracy, oracleCost, strongCostMean, $"{evaluation.Count(static o => o[0].Quality < 1) / (double)evaluation.Count:P0}"));
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"Goal: GPT-4's accuracy within one point (on the calibration half, {target:P1}) at a fraction of its cost.");
