@@ -31,7 +31,7 @@ internal sealed class AnthropicBatchProvider(IAnthropicClient client) : IBatchPr
     {
         using SdkExchange handler = new(EmptyMessage);
         using IChatClient chat = Capture(handler).AsIChatClient(modelId);
-        _ = await chat.GetResponseAsync(messages, ProviderOptions.WithoutOwnKeys(options), cancellationToken).ConfigureAwait(false);
+        _ = await chat.GetResponseAsync(messages, OwnKeys.Without(options), cancellationToken).ConfigureAwait(false);
         byte[] body = handler.RequestBody ?? throw new InvalidOperationException("The Anthropic SDK sent no request body.");
 
         // A batch request is never streamed.

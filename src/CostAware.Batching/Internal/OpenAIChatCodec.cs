@@ -33,7 +33,7 @@ internal static class OpenAIChatCodec
     {
         using SdkExchange handler = new(endpoint == OpenAIBatchEndpoint.Responses ? EmptyResponse : EmptyCompletion);
         using IChatClient chat = Client(handler, endpoint, modelId);
-        _ = await chat.GetResponseAsync(messages, ProviderOptions.WithoutOwnKeys(options), cancellationToken).ConfigureAwait(false);
+        _ = await chat.GetResponseAsync(messages, OwnKeys.Without(options), cancellationToken).ConfigureAwait(false);
         return handler.RequestBody ?? throw new InvalidOperationException("The OpenAI SDK sent no request body.");
     }
 

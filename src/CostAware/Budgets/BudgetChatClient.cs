@@ -681,16 +681,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         }
 
         string? modelId = responseModel ?? forwarded.ModelId ?? call.ModelId;
-        bool estimated = !UsageReader.TryRead(usage, out TokenCounts tokens, out _);
-        if (estimated)
-        {
-            tokens = new TokenCounts
-            {
-                Input = _estimator.EstimateInputTokens(messages, forwarded, modelId),
-                Output = text is null ? 0 : _estimator.CountTokens(text, modelId),
-            };
-        }
-
+        bool estimated = UsageReader.ReadOrEstimate(usage, _estimator, messages, forwarded, modelId, text, out TokenCounts tokens, out _);
         call.Receipt.Add(_pricer.Price(
             CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, forwarded.GetDeferral() is not null, _timeProvider.GetUtcNow(), StageName, mayThrow: false));
     }

@@ -20,6 +20,25 @@ internal static class UsageReader
     public const string OpenAICachedKey = "InputTokenDetails.CachedTokenCount";
     public const string OpenAIReasoningKey = "OutputTokenDetails.ReasoningTokenCount";
 
+    // A call's tokens: the provider's reported usage, or, when it reported none, the input as the tokenizer counts it
+    // and the output from the answer's text. Returns whether they are estimated. Shared by every stage that prices a
+    // response itself, so that a call is counted the same way wherever it is priced.
+    public static bool ReadOrEstimate(
+        UsageDetails? usage, ITokenEstimator estimator, IEnumerable<ChatMessage> messages, ChatOptions? options, string? modelId, string? outputText, out TokenCounts tokens, out bool widened)
+    {
+        if (TryRead(usage, out tokens, out widened))
+        {
+            return false;
+        }
+
+        tokens = new TokenCounts
+        {
+            Input = estimator.EstimateInputTokens(messages, options, modelId),
+            Output = outputText is null ? 0 : estimator.CountTokens(outputText, modelId),
+        };
+        return true;
+    }
+
     public static bool TryRead(UsageDetails? usage, out TokenCounts counts, out bool widened)
     {
         widened = false;

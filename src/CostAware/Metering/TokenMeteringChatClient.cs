@@ -205,16 +205,10 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         CallContext call, IEnumerable<ChatMessage> messages, UsageDetails? usage, string? responseModel, ChatResponse? response, StringBuilder? streamedText, CancellationToken cancellationToken)
     {
         string? modelId = responseModel ?? call.RequestModel;
-        bool estimated = !UsageReader.TryRead(usage, out TokenCounts tokens, out bool widened);
+        bool estimated = UsageReader.ReadOrEstimate(
+            usage, _estimator, messages, call.Forwarded, modelId, response?.Text ?? streamedText?.ToString(), out TokenCounts tokens, out bool widened);
         if (estimated)
         {
-            tokens = new TokenCounts
-            {
-                Input = _estimator.EstimateInputTokens(messages, call.Forwarded, modelId),
-                Output = response is not null ? _estimator.CountTokens(response.Text, modelId)
-                    : streamedText is not null ? _estimator.CountTokens(streamedText.ToString(), modelId)
-                    : 0,
-            };
             Log.UsageEstimated(_logger, modelId);
         }
         else if (widened)
@@ -250,32 +244,11 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
 
     private CallContext Prepare(ChatOptions? options)
     {
-        CostReceipt? receipt = null;
-        bool batch = false;
-        ChatOptions? forwarded = options;
-        if (options?.AdditionalProperties is { Count: > 0 } properties && HasOwnKeys(properties))
-        {
-            // The provider sees the caller's keys only; CostAware's are read here and not forwarded.
-            AdditionalPropertiesDictionary kept = [];
-            foreach (KeyValuePair<string, object?> property in properties)
-            {
-                switch (property.Key)
-                {
-                    case CostAwareProperties.Receipt:
-                        receipt = property.Value as CostReceipt;
-                        break;
-                    case CostAwareProperties.Batch:
-                        batch = property.Value is true;
-                        break;
-                    case { } key when !key.StartsWith(CostAwareProperties.Prefix, StringComparison.Ordinal):
-                        kept[key] = property.Value;
-                        break;
-                }
-            }
-
-            forwarded = options.Clone();
-            forwarded.AdditionalProperties = kept.Count > 0 ? kept : null;
-        }
+        // The provider sees the caller's keys only; CostAware's are read here and not forwarded.
+        AdditionalPropertiesDictionary? properties = options?.AdditionalProperties;
+        CostReceipt? receipt = properties?.TryGetValue(CostAwareProperties.Receipt, out object? value) == true ? value as CostReceipt : null;
+        bool batch = properties?.TryGetValue(CostAwareProperties.Batch, out object? flag) == true && flag is true;
+        ChatOptions? forwarded = OwnKeys.Without(options);
 
         string? requestModel = options?.ModelId ?? Metadata.DefaultModelId;
         if (_pricer.Catalog.UnknownModelPolicy == UnknownModelPolicy.Throw && !_pricer.IsPriced(requestModel))
@@ -292,19 +265,6 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         }
 
         return new CallContext(forwarded, receipt!, owned, batch, requestModel);
-    }
-
-    private static bool HasOwnKeys(AdditionalPropertiesDictionary properties)
-    {
-        foreach (KeyValuePair<string, object?> property in properties)
-        {
-            if (property.Key.StartsWith(CostAwareProperties.Prefix, StringComparison.Ordinal))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     private async ValueTask CompleteAsync(CallContext call, CostReceiptEntry entry, bool isStreaming, CancellationToken cancellationToken)
