@@ -98,7 +98,11 @@ public sealed class BudgetExceededException : CostAwareException
     public long Calls { get; }
 
     /// <summary>Gets a value indicating whether the call was refused for the number of calls rather than for money.</summary>
-    public bool IsCallLimit => MaxCalls is { } max && Calls >= max && (Limit is null || Spent + Reserved + Requested <= Limit);
+    public bool IsCallLimit => CallLimited(Limit, Spent, Reserved, Requested, MaxCalls, Calls);
+
+    // Refused for the number of calls, not for money: the call limit is reached while the money would still fit.
+    private static bool CallLimited(decimal? limit, decimal spent, decimal reserved, decimal requested, long? maxCalls, long calls) =>
+        maxCalls is { } max && calls >= max && (limit is null || spent + reserved + requested <= limit);
 
     private static string Describe(
         string budgetName, string scopeKey, BudgetWindow window, DateTimeOffset? resetsAt, decimal? limit, decimal spent, decimal reserved, decimal requested, long? maxCalls, long calls)
@@ -106,11 +110,11 @@ public sealed class BudgetExceededException : CostAwareException
         string when = resetsAt is { } reset
             ? string.Create(CultureInfo.InvariantCulture, $"; the {window.ToString().ToLowerInvariant()} window resets at {reset:yyyy-MM-dd'T'HH:mm:ssK}")
             : "; it is a lifetime budget and does not reset";
-        if (maxCalls is { } max && calls >= max && (limit is null || spent + reserved + requested <= limit))
+        if (CallLimited(limit, spent, reserved, requested, maxCalls, calls))
         {
             return string.Create(
                 CultureInfo.InvariantCulture,
-                $"Budget '{budgetName}' for {scopeKey} allows {max} calls and {calls} have been made, costing {spent:0.######} so far{when}.");
+                $"Budget '{budgetName}' for {scopeKey} allows {maxCalls} calls and {calls} have been made, costing {spent:0.######} so far{when}.");
         }
 
         return string.Create(

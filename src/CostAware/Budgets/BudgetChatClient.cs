@@ -336,27 +336,29 @@ public sealed class BudgetChatClient : DelegatingChatClient
 
         CostScope scope = options.ResolveCostScope();
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        List<int>? applicable = null;
-        for (int i = 0; i < configuration.Budgets.Length; i++)
+        int count = 0;
+        foreach (CompiledBudget budget in configuration.Budgets)
         {
-            if (configuration.Budgets[i].AppliesTo(scope))
-            {
-                (applicable ??= []).Add(i);
-            }
+            count += budget.AppliesTo(scope) ? 1 : 0;
         }
 
-        if (applicable is null)
+        if (count == 0)
         {
             return null;
         }
 
-        CompiledBudget[] budgets = new CompiledBudget[applicable.Count];
-        BudgetLine[] lines = new BudgetLine[applicable.Count];
-        BudgetPeriod[] periods = new BudgetPeriod[applicable.Count];
-        for (int i = 0; i < budgets.Length; i++)
+        CompiledBudget[] budgets = new CompiledBudget[count];
+        BudgetLine[] lines = new BudgetLine[count];
+        BudgetPeriod[] periods = new BudgetPeriod[count];
+        int next = 0;
+        foreach (CompiledBudget budget in configuration.Budgets)
         {
-            budgets[i] = configuration.Budgets[applicable[i]];
-            lines[i] = budgets[i].Line(scope, now, out periods[i]);
+            if (budget.AppliesTo(scope))
+            {
+                budgets[next] = budget;
+                lines[next] = budget.Line(scope, now, out periods[next]);
+                next++;
+            }
         }
 
         CostReceipt receipt = CacheSettlement.ResolveReceipt(options, _timeProvider, out bool owned);

@@ -103,10 +103,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
 
         (served.AdditionalProperties ??= [])[ReportProperty] = Report(run, first, receipt);
         served.AdditionalProperties[CostAwareProperties.Receipt] = receipt;
-        if (owned && _ledger is not null && receipt.Entries.Length > 0)
-        {
-            await LedgerRecording.RecordAsync(_ledger, receipt, _logger);
-        }
+        await RecordIfOwnedAsync(receipt, owned);
 
         return served;
     }
@@ -161,6 +158,12 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
             Role = ChatRole.Assistant,
             AdditionalProperties = new() { [ReportProperty] = Report(run, first, receipt), [CostAwareProperties.Receipt] = receipt },
         };
+        await RecordIfOwnedAsync(receipt, owned);
+    }
+
+    // A receipt this stage opened is recorded once, when the request is answered.
+    private async ValueTask RecordIfOwnedAsync(CostReceipt receipt, bool owned)
+    {
         if (owned && _ledger is not null && receipt.Entries.Length > 0)
         {
             await LedgerRecording.RecordAsync(_ledger, receipt, _logger);

@@ -22,57 +22,40 @@ internal sealed class InMemoryBudgetStore : IBudgetStore
         cancellationToken.ThrowIfCancellationRequested();
         SweepIfDue(nowMs);
         ReadOnlySpan<BudgetLine> span = lines.Span;
-        int total = CountCounters(span);
-        Counter[] byLine = ArrayPool<Counter>.Shared.Rent(total);
-        Counter[] locked = ArrayPool<Counter>.Shared.Rent(total);
-        try
+        using Locked locked = LockAll(span, nowMs);
+        Counter[] byLine = locked.ByLine;
+        long overMask = 0;
+        int at = 0;
+        for (int i = 0; i < span.Length; i++)
         {
-            LockAll(span, byLine, locked, total, nowMs);
-            try
+            BudgetLine line = span[i];
+            BudgetCounterState state = Sum(byLine, at, 1 + line.WindowKeys.Length);
+            at += 1 + line.WindowKeys.Length;
+            bool overMoney = line.Limit >= 0 && state.Spent + state.Reserved + amount > line.Limit;
+            bool overCalls = countCall && line.MaxCalls >= 0 && state.Calls + 1 > line.MaxCalls;
+            if (overMoney || overCalls)
             {
-                long overMask = 0;
-                int at = 0;
-                for (int i = 0; i < span.Length; i++)
+                if (line.Enforce)
                 {
-                    BudgetLine line = span[i];
-                    BudgetCounterState state = Sum(byLine, at, 1 + line.WindowKeys.Length);
-                    at += 1 + line.WindowKeys.Length;
-                    bool overMoney = line.Limit >= 0 && state.Spent + state.Reserved + amount > line.Limit;
-                    bool overCalls = countCall && line.MaxCalls >= 0 && state.Calls + 1 > line.MaxCalls;
-                    if (overMoney || overCalls)
-                    {
-                        if (line.Enforce)
-                        {
-                            return new ValueTask<BudgetReserveResult>(BudgetReserveResult.Refuse(i, state));
-                        }
-
-                        if (i < 64)
-                        {
-                            overMask |= 1L << i;
-                        }
-                    }
+                    return new ValueTask<BudgetReserveResult>(BudgetReserveResult.Refuse(i, state));
                 }
 
-                at = 0;
-                for (int i = 0; i < span.Length; i++)
+                if (i < 64)
                 {
-                    BudgetLine line = span[i];
-                    byLine[at].Reserve(reservationId, amount, countCall, nowMs + timeoutMs, line.ExpiresAtMs);
-                    at += 1 + line.WindowKeys.Length;
+                    overMask |= 1L << i;
                 }
+            }
+        }
 
-                return new ValueTask<BudgetReserveResult>(BudgetReserveResult.Admit(overMask));
-            }
-            finally
-            {
-                UnlockAll(locked, total);
-            }
-        }
-        finally
+        at = 0;
+        for (int i = 0; i < span.Length; i++)
         {
-            ArrayPool<Counter>.Shared.Return(byLine, clearArray: true);
-            ArrayPool<Counter>.Shared.Return(locked, clearArray: true);
+            BudgetLine line = span[i];
+            byLine[at].Reserve(reservationId, amount, countCall, nowMs + timeoutMs, line.ExpiresAtMs);
+            at += 1 + line.WindowKeys.Length;
         }
+
+        return new ValueTask<BudgetReserveResult>(BudgetReserveResult.Admit(overMask));
     }
 
     public ValueTask SettleAsync(
@@ -81,36 +64,20 @@ internal sealed class InMemoryBudgetStore : IBudgetStore
         // Not cancellable: the money was spent, and a settlement skipped would be money never counted.
         ReadOnlySpan<BudgetLine> span = lines.Span;
         Span<long> spentOut = windowSpent.Span;
-        int total = CountCounters(span);
-        Counter[] byLine = ArrayPool<Counter>.Shared.Rent(total);
-        Counter[] locked = ArrayPool<Counter>.Shared.Rent(total);
-        try
+        using (Locked locked = LockAll(span, nowMs))
         {
-            LockAll(span, byLine, locked, total, nowMs);
-            try
+            int at = 0;
+            for (int i = 0; i < span.Length; i++)
             {
-                int at = 0;
-                for (int i = 0; i < span.Length; i++)
+                BudgetLine line = span[i];
+                locked.ByLine[at].Settle(reservationId, actual, line.ExpiresAtMs);
+                if (i < spentOut.Length)
                 {
-                    BudgetLine line = span[i];
-                    byLine[at].Settle(reservationId, actual, line.ExpiresAtMs);
-                    if (i < spentOut.Length)
-                    {
-                        spentOut[i] = Sum(byLine, at, 1 + line.WindowKeys.Length).Spent;
-                    }
-
-                    at += 1 + line.WindowKeys.Length;
+                    spentOut[i] = Sum(locked.ByLine, at, 1 + line.WindowKeys.Length).Spent;
                 }
+
+                at += 1 + line.WindowKeys.Length;
             }
-            finally
-            {
-                UnlockAll(locked, total);
-            }
-        }
-        finally
-        {
-            ArrayPool<Counter>.Shared.Return(byLine, clearArray: true);
-            ArrayPool<Counter>.Shared.Return(locked, clearArray: true);
         }
 
         return ValueTask.CompletedTask;
@@ -170,9 +137,13 @@ internal sealed class InMemoryBudgetStore : IBudgetStore
     }
 
     // Locks every counter the lines touch, in creation order. A counter the sweeper removed between the lookup and the
-    // lock is looked up again, so an update never lands on a counter that is no longer in the dictionary.
-    private void LockAll(ReadOnlySpan<BudgetLine> lines, Counter[] byLine, Counter[] locked, int total, long nowMs)
+    // lock is looked up again, so an update never lands on a counter that is no longer in the dictionary. The arrays
+    // are pooled: nothing is allocated per call.
+    private Locked LockAll(ReadOnlySpan<BudgetLine> lines, long nowMs)
     {
+        int total = CountCounters(lines);
+        Counter[] byLine = ArrayPool<Counter>.Shared.Rent(total);
+        Counter[] locked = ArrayPool<Counter>.Shared.Rent(total);
         while (true)
         {
             int at = 0;
@@ -213,10 +184,23 @@ internal sealed class InMemoryBudgetStore : IBudgetStore
                     locked[i].Reap(nowMs);
                 }
 
-                return;
+                return new Locked(byLine, locked, total);
             }
 
             UnlockAll(locked, total);
+        }
+    }
+
+    // The counters of one operation, locked; disposing unlocks them and returns the pooled arrays.
+    private readonly ref struct Locked(Counter[] byLine, Counter[] locked, int total)
+    {
+        public Counter[] ByLine => byLine;
+
+        public void Dispose()
+        {
+            UnlockAll(locked, total);
+            ArrayPool<Counter>.Shared.Return(byLine, clearArray: true);
+            ArrayPool<Counter>.Shared.Return(locked, clearArray: true);
         }
     }
 
