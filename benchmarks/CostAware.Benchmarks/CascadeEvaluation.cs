@@ -4,6 +4,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using CostAware.Internal;
+using CostAware.Samples;
+using CostAware.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
 
 namespace CostAware.Benchmarks;
@@ -19,7 +21,7 @@ internal static partial class CascadeEvaluation
 
     public static async Task RunAsync(string output)
     {
-        string data = DataPath("cascade");
+        string data = TestData.PathOf("cascade");
         HashSet<string> contaminated = [.. File.ReadLines(Path.Combine(data, "gsm8k_contaminated_prompts.jsonl"))
             .Select(static l => JsonDocument.Parse(l).RootElement.GetProperty("eval_prompt").GetString()!.Trim())];
         string fewShot = string.Concat(File.ReadLines(Path.Combine(data, "gsm8k_fewshot8_train.jsonl")).Select(static l =>
@@ -29,7 +31,8 @@ internal static partial class CascadeEvaluation
         }));
 
         List<Row> rows = [];
-        foreach (List<string> fields in Csv(File.ReadAllText(Path.Combine(data, "gsm8k_responses.csv"), Encoding.UTF8)).Skip(1))
+        using StreamReader csv = new(Path.Combine(data, "gsm8k_responses.csv"), Encoding.UTF8);
+        foreach (List<string> fields in Csv.Rows(csv).Skip(1))
         {
             if (fields.Count < 5 || contaminated.Contains(fields[0].Trim()))
             {
@@ -207,72 +210,6 @@ internal static partial class CascadeEvaluation
         }
 
         return ((double)right / evaluation.Count, cost / evaluation.Count, escalated);
-    }
-
-    private static string DataPath(string folder)
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "CostAware.sln")))
-            {
-                return Path.Combine(dir.FullName, "..", "shared", "data", folder);
-            }
-        }
-
-        throw new DirectoryNotFoundException("Run from the repository: ../shared/data is read from beside it.");
-    }
-
-    private static IEnumerable<List<string>> Csv(string text)
-    {
-        List<string> row = [];
-        StringBuilder field = new();
-        bool quoted = false;
-        for (int i = 0; i < text.Length; i++)
-        {
-            char c = text[i];
-            if (quoted)
-            {
-                if (c == '"' && i + 1 < text.Length && text[i + 1] == '"')
-                {
-                    field.Append('"');
-                    i++;
-                }
-                else if (c == '"')
-                {
-                    quoted = false;
-                }
-                else
-                {
-                    field.Append(c);
-                }
-            }
-            else if (c == '"')
-            {
-                quoted = true;
-            }
-            else if (c == ',')
-            {
-                row.Add(field.ToString());
-                field.Clear();
-            }
-            else if (c == '\n')
-            {
-                row.Add(field.ToString().TrimEnd('\r'));
-                field.Clear();
-                yield return row;
-                row = [];
-            }
-            else
-            {
-                field.Append(c);
-            }
-        }
-
-        if (field.Length > 0 || row.Count > 0)
-        {
-            row.Add(field.ToString());
-            yield return row;
-        }
     }
 
     private sealed record Row(string Question, bool CheapRight, bool StrongRight, string CheapAnswer, string StrongAnswer);

@@ -55,7 +55,7 @@ internal sealed record RecordedAnswer(string Question, string CheapAnswer, strin
         using StreamReader reader = new(SampleBackend.DataPath("cascade", "gsm8k_responses.csv"), Encoding.UTF8);
         List<RecordedAnswer> answers = [];
         bool header = true;
-        foreach (List<string> row in Csv(reader))
+        foreach (List<string> row in Csv.Rows(reader))
         {
             if (header)
             {
@@ -67,64 +67,6 @@ internal sealed record RecordedAnswer(string Question, string CheapAnswer, strin
         }
 
         return answers;
-    }
-
-    // RFC 4180: quoted fields may hold commas, doubled quotes and line breaks.
-    private static IEnumerable<List<string>> Csv(TextReader reader)
-    {
-        List<string> row = [];
-        StringBuilder field = new();
-        bool quoted = false;
-        int c;
-        while ((c = reader.Read()) >= 0)
-        {
-            char ch = (char)c;
-            if (quoted)
-            {
-                if (ch == '"')
-                {
-                    if (reader.Peek() == '"')
-                    {
-                        field.Append('"');
-                        reader.Read();
-                    }
-                    else
-                    {
-                        quoted = false;
-                    }
-                }
-                else
-                {
-                    field.Append(ch);
-                }
-            }
-            else if (ch == '"')
-            {
-                quoted = true;
-            }
-            else if (ch == ',')
-            {
-                row.Add(field.ToString());
-                field.Clear();
-            }
-            else if (ch == '\n')
-            {
-                row.Add(field.ToString().TrimEnd('\r'));
-                field.Clear();
-                yield return row;
-                row = [];
-            }
-            else
-            {
-                field.Append(ch);
-            }
-        }
-
-        if (field.Length > 0 || row.Count > 0)
-        {
-            row.Add(field.ToString());
-            yield return row;
-        }
     }
 }
 
