@@ -409,48 +409,68 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
     // An awaited call accepted on another node is left to that node, whose caller may still be waiting.
     private async Task DeliverPendingAsync(IDeferralQueue queue, CancellationToken cancellationToken)
     {
-        foreach (DeferredCallState state in (DeferredCallState[])[DeferredCallState.Completed, DeferredCallState.Failed])
+        foreach (DeferredCall call in await AnsweredAsync(queue, cancellationToken).ConfigureAwait(false))
         {
-            foreach (DeferredCall call in await queue.CallsInStateAsync(state, batchId: null, cancellationToken).ConfigureAwait(false))
+            if (_waiters.TryGetValue(call.Id, out Waiter? waiter))
             {
-                if (_waiters.TryGetValue(call.Id, out Waiter? waiter))
+                (ChatResponse? response, CostReceipt receipt) = await OutcomeAsync(call, waiter.Receipt, cancellationToken).ConfigureAwait(false);
+                if (await queue.MarkDeliveredAsync(call.Id, cancellationToken).ConfigureAwait(false))
                 {
-                    (ChatResponse? response, CostReceipt receipt) = await OutcomeAsync(call, waiter.Receipt, cancellationToken).ConfigureAwait(false);
-                    if (await queue.MarkDeliveredAsync(call.Id, cancellationToken).ConfigureAwait(false))
-                    {
-                        if (waiter.Receipt is null)
-                        {
-                            await BillAsync(receipt).ConfigureAwait(false);
-                        }
-
-                        _ = _waiters.TryRemove(call.Id, out _);
-                        _ = response is not null
-                            ? waiter.Answer.TrySetResult(response)
-                            : waiter.Answer.TrySetException(new DeferredCallFailedException(call.Id, call.Error ?? "failed"));
-                    }
-                }
-                else if (_options.OnResult is { } handler
-                    && (call.Delivery == DeferralDelivery.Ticket || string.Equals(call.Owner, _options.NodeName, StringComparison.Ordinal)))
-                {
-                    (ChatResponse? response, CostReceipt receipt) = await OutcomeAsync(call, outerReceipt: null, cancellationToken).ConfigureAwait(false);
-                    try
-                    {
-                        await handler(new DeferredResultArguments(call.Id, response, response is null ? call.Error ?? "failed" : null, receipt.Scope, cancellationToken)).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is not OperationCanceledException)
-                    {
-                        // Not marked delivered: the handler sees it again on the next pass.
-                        Log.HandlerFailed(_logger, call.Id, ex);
-                        continue;
-                    }
-
-                    if (await queue.MarkDeliveredAsync(call.Id, cancellationToken).ConfigureAwait(false))
+                    if (waiter.Receipt is null)
                     {
                         await BillAsync(receipt).ConfigureAwait(false);
                     }
+
+                    _ = _waiters.TryRemove(call.Id, out _);
+                    _ = response is not null
+                        ? waiter.Answer.TrySetResult(response)
+                        : waiter.Answer.TrySetException(new DeferredCallFailedException(call.Id, call.Error ?? "failed"));
+                }
+            }
+            else if (_options.OnResult is { } handler
+                && (call.Delivery == DeferralDelivery.Ticket || string.Equals(call.Owner, _options.NodeName, StringComparison.Ordinal)))
+            {
+                (ChatResponse? response, CostReceipt receipt) = await OutcomeAsync(call, outerReceipt: null, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await handler(new DeferredResultArguments(call.Id, response, response is null ? call.Error ?? "failed" : null, receipt.Scope, cancellationToken)).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Not marked delivered: the handler sees it again on the next pass.
+                    Log.HandlerFailed(_logger, call.Id, ex);
+                    continue;
+                }
+
+                if (await queue.MarkDeliveredAsync(call.Id, cancellationToken).ConfigureAwait(false))
+                {
+                    await BillAsync(receipt).ConfigureAwait(false);
                 }
             }
         }
+    }
+
+    // The answered calls this node may deliver. Without a handler only its own waiting callers can take an answer, so
+    // only their calls are read; answers waiting to be fetched by ticket are not read again on every pass.
+    private async Task<IReadOnlyList<DeferredCall>> AnsweredAsync(IDeferralQueue queue, CancellationToken cancellationToken)
+    {
+        List<DeferredCall> answered = [];
+        if (_options.OnResult is not null)
+        {
+            answered.AddRange(await queue.CallsInStateAsync(DeferredCallState.Completed, batchId: null, cancellationToken).ConfigureAwait(false));
+            answered.AddRange(await queue.CallsInStateAsync(DeferredCallState.Failed, batchId: null, cancellationToken).ConfigureAwait(false));
+            return answered;
+        }
+
+        foreach (string ticket in _waiters.Keys)
+        {
+            if (await queue.GetAsync(ticket, cancellationToken).ConfigureAwait(false) is { State: DeferredCallState.Completed or DeferredCallState.Failed } call)
+            {
+                answered.Add(call);
+            }
+        }
+
+        return answered;
     }
 
     // The answer as the caller receives it, with its receipt: one provider-call entry at batch prices. The receipt id
