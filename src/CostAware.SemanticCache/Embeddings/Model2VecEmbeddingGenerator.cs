@@ -11,7 +11,7 @@ namespace CostAware;
 /// <remarks>
 /// <para>
 /// Loads a Model2Vec model folder: <c>model.safetensors</c> (<c>embeddings</c>, and optionally the quantised
-/// vocabulary's <c>mapping</c> and per-token <c>weights</c>), a Hugging Face <c>tokenizer.json</c> with a Unigram model,
+/// vocabulary's <c>mapping</c> and per-token <c>weights</c>), a Hugging Face <c>tokenizer.json</c> (Unigram, WordPiece or byte-level BPE),
 /// and <c>config.json</c>. Tokens the tokenizer does not know are dropped, and at most
 /// <see cref="MaxTokens"/> tokens of a text count, as the model2vec library does.
 /// </para>
@@ -23,7 +23,7 @@ namespace CostAware;
 /// </remarks>
 public sealed class Model2VecEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
-    private readonly HuggingFaceUnigramTokenizer _tokenizer;
+    private readonly ModelTokenizer _tokenizer;
     private readonly float[] _embeddings;
     private readonly int[]? _mapping;
     private readonly double[]? _weights;
@@ -31,7 +31,7 @@ public sealed class Model2VecEmbeddingGenerator : IEmbeddingGenerator<string, Em
     private readonly EmbeddingGeneratorMetadata _metadata;
 
     private Model2VecEmbeddingGenerator(
-        HuggingFaceUnigramTokenizer tokenizer, float[] embeddings, int dimensions, int[]? mapping, double[]? weights, bool normalize, string modelId)
+        ModelTokenizer tokenizer, float[] embeddings, int dimensions, int[]? mapping, double[]? weights, bool normalize, string modelId)
     {
         _tokenizer = tokenizer;
         _embeddings = embeddings;
@@ -77,7 +77,7 @@ public sealed class Model2VecEmbeddingGenerator : IEmbeddingGenerator<string, Em
             normalize = !config.RootElement.TryGetProperty("normalize", out JsonElement n) || n.ValueKind != JsonValueKind.False;
         }
 
-        HuggingFaceUnigramTokenizer tokenizer = HuggingFaceUnigramTokenizer.Load(File.ReadAllBytes(tokenizerPath), tokenizerPath);
+        ModelTokenizer tokenizer = TokenizerJson.Load(File.ReadAllBytes(tokenizerPath), tokenizerPath);
         SafeTensorsFile tensors = SafeTensorsFile.Read(File.ReadAllBytes(modelPath), modelPath);
         long[] shape = tensors.Shape("embeddings");
         if (shape.Length != 2 || shape[0] <= 0 || shape[1] <= 0)

@@ -101,7 +101,7 @@ public sealed class Model2VecEmbeddingGeneratorTests
     [Fact]
     public void Tokenizer_PunctuationSpacedAndLowercased_AsTheTokenizersLibraryDefines()
     {
-        HuggingFaceUnigramTokenizer tokenizer = HuggingFaceUnigramTokenizer.Load(File.ReadAllBytes(Path.Combine(ModelDirectory, "tokenizer.json")), "tokenizer.json");
+        ModelTokenizer tokenizer = TokenizerJson.Load(File.ReadAllBytes(Path.Combine(ModelDirectory, "tokenizer.json")), "tokenizer.json");
 
         Assert.Equal("what is the capital of france ?", tokenizer.Normalize("What is the capital of\tFrance?"));
         Assert.Equal("naive cafe", tokenizer.Normalize("Naïve  Café"));

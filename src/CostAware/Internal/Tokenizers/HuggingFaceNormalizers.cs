@@ -2,98 +2,40 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Microsoft.ML.Tokenizers;
 
 namespace CostAware.Internal;
 
-// A Hugging Face tokenizer.json with a Unigram model, run on Microsoft.ML.Tokenizers: the normalizer steps are
-// applied here (as the tokenizers library defines them), the Metaspace pre-tokenizer becomes SentencePiece's dummy
-// prefix and whitespace escaping, and the vocabulary becomes a SentencePiece model handed to SentencePieceTokenizer.
-// A normalizer, pre-tokenizer or model this adapter does not implement fails at load, naming it.
-internal sealed class HuggingFaceUnigramTokenizer
+// The normalizers of Hugging Face tokenizer.json files, as the tokenizers library defines them, applied before the
+// text reaches a Microsoft.ML.Tokenizers model. A normalizer not implemented here fails at load, naming it.
+internal static class HuggingFaceNormalizers
 {
-    private readonly Func<string, string>[] _normalizers;
-    private readonly SentencePieceTokenizer _tokenizer;
-
-    private HuggingFaceUnigramTokenizer(Func<string, string>[] normalizers, SentencePieceTokenizer tokenizer, int unknownId, int vocabularySize)
+    public static Func<string, string>? Load(JsonElement root, string source)
     {
-        _normalizers = normalizers;
-        _tokenizer = tokenizer;
-        UnknownId = unknownId;
-        VocabularySize = vocabularySize;
-    }
-
-    public int UnknownId { get; }
-
-    public int VocabularySize { get; }
-
-    public static HuggingFaceUnigramTokenizer Load(byte[] tokenizerJson, string source)
-    {
-        using JsonDocument doc = JsonDocument.Parse(tokenizerJson);
-        JsonElement root = doc.RootElement;
-        JsonElement model = root.GetProperty("model");
-        string modelType = model.GetProperty("type").GetString() ?? "";
-        if (modelType != "Unigram")
+        if (!root.TryGetProperty("normalizer", out JsonElement normalizer) || normalizer.ValueKind != JsonValueKind.Object)
         {
-            throw Unsupported(source, "model", modelType);
+            return null;
         }
 
-        List<Func<string, string>> normalizers = [];
-        if (root.TryGetProperty("normalizer", out JsonElement normalizer) && normalizer.ValueKind == JsonValueKind.Object)
+        List<Func<string, string>> steps = [];
+        Add(steps, normalizer, source);
+        Func<string, string>[] all = [.. steps];
+        return all.Length switch
         {
-            AddNormalizer(normalizers, normalizer, source);
-        }
-
-        bool addDummyPrefix = true;
-        if (root.TryGetProperty("pre_tokenizer", out JsonElement pre) && pre.ValueKind == JsonValueKind.Object)
-        {
-            string type = pre.GetProperty("type").GetString() ?? "";
-            if (type != "Metaspace" || (pre.TryGetProperty("replacement", out JsonElement r) && r.GetString() != "\u2581"))
+            0 => null,
+            1 => all[0],
+            _ => text =>
             {
-                throw Unsupported(source, "pre_tokenizer", type);
-            }
-
-            addDummyPrefix = !pre.TryGetProperty("prepend_scheme", out JsonElement scheme) || scheme.GetString() != "never";
-        }
-
-        int unknownId = model.TryGetProperty("unk_id", out JsonElement unk) && unk.ValueKind == JsonValueKind.Number ? unk.GetInt32() : 0;
-        JsonElement vocab = model.GetProperty("vocab");
-        byte[] proto = SentencePieceModelWriter.Write(vocab, unknownId, addDummyPrefix, SpecialIds(root));
-        using MemoryStream stream = new(proto);
-        SentencePieceTokenizer tokenizer = SentencePieceTokenizer.Create(stream, false, false);
-        return new HuggingFaceUnigramTokenizer([.. normalizers], tokenizer, unknownId, vocab.GetArrayLength());
-    }
-
-    public string Normalize(string text)
-    {
-        foreach (Func<string, string> normalize in _normalizers)
-        {
-            text = normalize(text);
-        }
-
-        return text;
-    }
-
-    public IReadOnlyList<int> EncodeToIds(string text) => _tokenizer.EncodeToIds(Normalize(text));
-
-    private static HashSet<int> SpecialIds(JsonElement root)
-    {
-        HashSet<int> ids = [];
-        if (root.TryGetProperty("added_tokens", out JsonElement added) && added.ValueKind == JsonValueKind.Array)
-        {
-            foreach (JsonElement token in added.EnumerateArray())
-            {
-                if (token.TryGetProperty("special", out JsonElement special) && special.ValueKind == JsonValueKind.True)
+                foreach (Func<string, string> step in all)
                 {
-                    _ = ids.Add(token.GetProperty("id").GetInt32());
+                    text = step(text);
                 }
-            }
-        }
 
-        return ids;
+                return text;
+            },
+        };
     }
 
-    private static void AddNormalizer(List<Func<string, string>> normalizers, JsonElement spec, string source)
+    public static void Add(List<Func<string, string>> normalizers, JsonElement spec, string source)
     {
         string type = spec.GetProperty("type").GetString() ?? "";
         switch (type)
@@ -101,7 +43,7 @@ internal sealed class HuggingFaceUnigramTokenizer
             case "Sequence":
                 foreach (JsonElement inner in spec.GetProperty("normalizers").EnumerateArray())
                 {
-                    AddNormalizer(normalizers, inner, source);
+                    Add(normalizers, inner, source);
                 }
 
                 break;
@@ -153,12 +95,12 @@ internal sealed class HuggingFaceUnigramTokenizer
                 }
                 else
                 {
-                    throw Unsupported(source, "Replace pattern", pattern.GetRawText());
+                    throw TokenizerJson.Unsupported(source, "Replace pattern", pattern.GetRawText());
                 }
 
                 break;
             default:
-                throw Unsupported(source, "normalizer", type);
+                throw TokenizerJson.Unsupported(source, "normalizer", type);
         }
     }
 
@@ -227,7 +169,4 @@ internal sealed class HuggingFaceUnigramTokenizer
     private static bool IsChineseCharacter(int c) =>
         c is (>= 0x4E00 and <= 0x9FFF) or (>= 0x3400 and <= 0x4DBF) or (>= 0x20000 and <= 0x2A6DF) or (>= 0x2A700 and <= 0x2B73F)
             or (>= 0x2B740 and <= 0x2B81F) or (>= 0x2B820 and <= 0x2CEAF) or (>= 0xF900 and <= 0xFAFF) or (>= 0x2F800 and <= 0x2FA1F);
-
-    private static NotSupportedException Unsupported(string source, string what, string type) =>
-        new($"'{source}': the {what} '{type}' is not supported; Model2Vec models with a Unigram tokenizer (Metaspace pre-tokenizer) are.");
 }
