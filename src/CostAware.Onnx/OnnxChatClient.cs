@@ -40,6 +40,7 @@ public sealed class OnnxChatClient : IChatClient
     private readonly int _defaultMaxOutput;
     private readonly ILogger _logger;
     private int _toolsLogged;
+    private int _disposed;
 
     /// <summary>Initializes a new instance of the <see cref="OnnxChatClient"/> class and loads the model.</summary>
     /// <param name="options">The model folder, device and generation settings.</param>
@@ -174,10 +175,16 @@ public sealed class OnnxChatClient : IChatClient
             : null;
     }
 
-    /// <summary>Stops the workers, fails requests still waiting with <see cref="ObjectDisposedException"/>, and releases the model.</summary>
+    /// <summary>
+    /// Fails requests still waiting, and those being generated at their next step, with <see cref="ObjectDisposedException"/>;
+    /// the model is released when the running batch has stopped.
+    /// </summary>
     public void Dispose()
     {
-        _engine.Dispose();
-        _model.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            // The engine releases the model once its workers have stopped.
+            _engine.Dispose();
+        }
     }
 }

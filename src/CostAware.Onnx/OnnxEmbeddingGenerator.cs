@@ -145,16 +145,21 @@ public sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
             : null;
     }
 
-    /// <summary>Stops the worker, fails texts still waiting with <see cref="ObjectDisposedException"/>, and releases the model.</summary>
+    /// <summary>Fails texts still waiting with <see cref="ObjectDisposedException"/>; the model is released when the running batch has finished.</summary>
     public void Dispose()
     {
-        _ = _queue.Writer.TryComplete();
+        if (!_queue.Writer.TryComplete())
+        {
+            return;
+        }
+
         while (_queue.Reader.TryRead(out Pending? item))
         {
             _ = item.Result.TrySetException(new ObjectDisposedException(nameof(OnnxEmbeddingGenerator)));
         }
 
-        _session.Dispose();
+        // Released after the worker has finished its current run, never under it.
+        _ = _worker.ContinueWith(_ => _session.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
     }
 
     private IReadOnlyList<int> Truncate(IReadOnlyList<int> ids) =>

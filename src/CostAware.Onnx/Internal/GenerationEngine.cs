@@ -123,6 +123,13 @@ internal sealed class GenerationEngine : IDisposable
                         continue;
                     }
 
+                    if (_stopping.IsCancellationRequested)
+                    {
+                        row.Done = true;
+                        _ = row.Request.Updates.Writer.TryComplete(new ObjectDisposedException(nameof(OnnxChatClient)));
+                        continue;
+                    }
+
                     runner.Logits.Slice(b * runner.VocabularySize, runner.VocabularySize).CopyTo(scratch);
                     int token = row.Sampler.Next(scratch);
                     row.Generated++;
@@ -217,14 +224,21 @@ internal sealed class GenerationEngine : IDisposable
 
     public void Dispose()
     {
-        _ = _queue.Writer.TryComplete();
+        if (!_queue.Writer.TryComplete())
+        {
+            return;
+        }
+
         _stopping.Cancel();
         while (_queue.Reader.TryRead(out GenerationRequest? request))
         {
             _ = request.Updates.Writer.TryComplete(new ObjectDisposedException(nameof(OnnxChatClient)));
         }
 
-        _stopping.Dispose();
+        // The workers observe the cancellation between steps and stop; the model is released only after the last
+        // one has left its run (never under a running session). The token source is left to the collector so that a
+        // worker still reading its token never meets a disposed source.
+        _ = Task.WhenAll(_workers).ContinueWith(_ => _model.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
     }
 
     private sealed class Row(GenerationRequest request, ModelTokenizer tokenizer)
