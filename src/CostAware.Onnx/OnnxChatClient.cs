@@ -119,10 +119,19 @@ public sealed class OnnxChatClient : IChatClient
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        GenerationRequest request = Start(messages, options, cancellationToken);
-        await foreach (ChatResponseUpdate update in request.Updates.Reader.ReadAllAsync(cancellationToken))
+        // A caller that stops reading early (or cancels) stops the generation at its next step, freeing the model.
+        using CancellationTokenSource abandoned = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        GenerationRequest request = Start(messages, options, abandoned.Token);
+        try
         {
-            yield return update;
+            await foreach (ChatResponseUpdate update in request.Updates.Reader.ReadAllAsync(cancellationToken))
+            {
+                yield return update;
+            }
+        }
+        finally
+        {
+            await abandoned.CancelAsync();
         }
     }
 

@@ -179,7 +179,6 @@ internal static class TinyModels
         OnnxGraph g = new OnnxGraph()
             .Init("emb", EmbedderTable, EmbedderVocabulary.Length, EmbeddingSize)
             .Init("types", TypeTable, 2, EmbeddingSize)
-            .Init("ax1", [1L], 1).Init("ax2", [2L], 1)
             .Input("input_ids", OnnxGraph.Int64, "batch_size", "sequence_length")
             .Input("attention_mask", OnnxGraph.Int64, "batch_size", "sequence_length")
             .Input("token_type_ids", OnnxGraph.Int64, "batch_size", "sequence_length")
@@ -189,7 +188,8 @@ internal static class TinyModels
             .Output("last_hidden_state", OnnxGraph.Float, "batch_size", "sequence_length", EmbeddingSize);
         if (withSentenceEmbedding)
         {
-            _ = g.Node("Cast", ["attention_mask"], ["mf"], "", OnnxGraph.AttrInt("to", OnnxGraph.Float))
+            _ = g.Init("ax1", [1L], 1).Init("ax2", [2L], 1)
+                .Node("Cast", ["attention_mask"], ["mf"], "", OnnxGraph.AttrInt("to", OnnxGraph.Float))
                 .Node("Unsqueeze", ["mf", "ax2"], ["m3"])
                 .Node("Mul", ["last_hidden_state", "m3"], ["masked"])
                 .Node("ReduceSum", ["masked", "ax1"], ["sum"], "", OnnxGraph.AttrInt("keepdims", 0))
