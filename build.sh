@@ -71,8 +71,9 @@ run_tests() {
     counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
     p=$(sed -nE 's/.* passed="([0-9]+)".*/\1/p' <<<"$counters")
     f=$(sed -nE 's/.* failed="([0-9]+)".*/\1/p' <<<"$counters")
-    n=$(sed -nE 's/.* notExecuted="([0-9]+)".*/\1/p' <<<"$counters")
-    passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0})) skipped=$((skipped + ${n:-0}))
+    t=$(sed -nE 's/.* total="([0-9]+)".*/\1/p' <<<"$counters")
+    # Skipped tests are neither passed nor failed (the trx reports them as total minus executed, not as notExecuted).
+    passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0})) skipped=$((skipped + ${t:-0} - ${p:-0} - ${f:-0}))
   done
   if [ "$files" -eq 0 ] || [ $((passed + failed)) -eq 0 ]; then
     echo "no test results found in $results" >&2

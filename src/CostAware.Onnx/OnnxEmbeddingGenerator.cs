@@ -61,7 +61,7 @@ public sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
         string directory = Path.GetFullPath(options.ModelPath);
         _tokenizer = ModelTokenizerLoader.Load(directory);
         ModelId = options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(directory));
-        string modelFile = FindModel(directory);
+        string modelFile = ModelFiles.Find(directory, ["model.onnx", Path.Combine("onnx", "model.onnx")], "none is named model.onnx");
         _session = OrtRuntime.CreateSession(modelFile, options, _logger, out string device);
         try
         {
@@ -326,23 +326,6 @@ public sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
 
         using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
         return doc.RootElement.TryGetProperty("max_position_embeddings", out JsonElement max) && max.TryGetInt32(out int n) ? n : null;
-    }
-
-    private static string FindModel(string directory)
-    {
-        foreach (string candidate in new[] { "model.onnx", Path.Combine("onnx", "model.onnx") })
-        {
-            string path = Path.Combine(directory, candidate);
-            if (File.Exists(path))
-            {
-                return path;
-            }
-        }
-
-        string[] any = Directory.GetFiles(directory, "*.onnx");
-        return any.Length == 1
-            ? any[0]
-            : throw new OnnxBackendException(OnnxBackendFailure.UnsupportedModel, any.Length == 0 ? $"The model folder '{directory}' has no .onnx file." : $"The model folder '{directory}' has several .onnx files and none is named model.onnx.");
     }
 
     private sealed class Pending(IReadOnlyList<int> ids)

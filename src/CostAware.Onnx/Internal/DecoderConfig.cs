@@ -155,21 +155,10 @@ internal sealed class DecoderConfig
                 : throw new OnnxBackendException(OnnxBackendFailure.UnsupportedModel, $"The model folder '{directory}' names '{named}' as its decoder, but the file is not there.");
         }
 
-        foreach (string candidate in new[] { "model.onnx", "decoder_model_merged.onnx", "decoder_with_past_model.onnx", Path.Combine("onnx", "model.onnx") })
-        {
-            string path = Path.Combine(directory, candidate);
-            if (File.Exists(path))
-            {
-                return path;
-            }
-        }
-
-        string[] any = Directory.GetFiles(directory, "*.onnx");
-        return any.Length == 1
-            ? any[0]
-            : throw new OnnxBackendException(
-                OnnxBackendFailure.UnsupportedModel,
-                any.Length == 0 ? $"The model folder '{directory}' has no .onnx file." : $"The model folder '{directory}' has several .onnx files and no genai_config.json naming the decoder.");
+        return ModelFiles.Find(
+            directory,
+            ["model.onnx", "decoder_model_merged.onnx", "decoder_with_past_model.onnx", Path.Combine("onnx", "model.onnx")],
+            "no genai_config.json naming the decoder");
     }
 
     private static JsonDocument Parse(string path)
