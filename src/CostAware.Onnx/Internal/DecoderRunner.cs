@@ -20,6 +20,7 @@ internal sealed class DecoderRunner : IDisposable
     private readonly OrtIoBinding? _binding;
     private readonly string[] _outputNames;
     private float[] _logits = [];
+    private long[] _mask = [];
     private int _length;
 
     public DecoderRunner(DecoderModel model, IReadOnlyList<int> promptLengths, bool shared, int capacity)
@@ -91,8 +92,6 @@ internal sealed class DecoderRunner : IDisposable
         Run(ids, 1);
     }
 
-    public void Terminate() => _runOptions.Terminate = true;
-
     private void Run(long[] ids, int columns)
     {
         int total = _length + columns;
@@ -107,14 +106,22 @@ internal sealed class DecoderRunner : IDisposable
         {
             if (_model.AttentionMask is { } maskName)
             {
-                long[] mask = new long[_batch * total];
+                // One buffer for the whole generation, grown by doubling: a step costs no allocation of the mask's size.
+                int size = _batch * total;
+                if (_mask.Length < size)
+                {
+                    _mask = new long[Math.Max(size, _mask.Length * 2)];
+                }
+
+                Span<long> mask = _mask.AsSpan(0, size);
+                mask.Clear();
                 for (int b = 0; b < _batch; b++)
                 {
-                    mask.AsSpan((b * total) + Math.Min(_padding[b], total), total - Math.Min(_padding[b], total)).Fill(1);
+                    mask.Slice((b * total) + Math.Min(_padding[b], total), total - Math.Min(_padding[b], total)).Fill(1);
                 }
 
                 names.Add(maskName);
-                values.Add(OrtTensors.Integers(mask, [_batch, total], _model.MaskType));
+                values.Add(OrtTensors.Integers(_mask.AsMemory(0, size), [_batch, total], _model.MaskType));
             }
 
             if (_model.PositionIds is { } positionName)

@@ -168,12 +168,21 @@ internal static class OrtRuntime
         return new OnnxBackendException(OnnxBackendFailure.CudaFailed, $"ONNX Runtime could not start on the GPU: {error.Message}", error);
     }
 
+    // A model the CPU cannot load is the model's fault: reported as such, with the runtime's reason.
     private static InferenceSession CreateCpu(string modelFile, OnnxModelOptions options)
     {
         using SessionOptions so = BaseOptions(options);
-        return Load(modelFile, so);
+        try
+        {
+            return new InferenceSession(modelFile, so);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            throw new OnnxBackendException(OnnxBackendFailure.UnsupportedModel, $"ONNX Runtime could not load '{modelFile}': {ex.Message}", ex);
+        }
     }
 
+    // Errors pass through untouched: the caller diagnoses them as CUDA failures.
     private static InferenceSession CreateCuda(string modelFile, OnnxModelOptions options)
     {
         using SessionOptions so = BaseOptions(options);
@@ -184,23 +193,7 @@ internal static class OrtRuntime
             ["cudnn_conv_algo_search"] = "DEFAULT",
         });
         so.AppendExecutionProvider_CUDA(cuda);
-        return Load(modelFile, so);
-    }
-
-    private static InferenceSession Load(string modelFile, SessionOptions so)
-    {
-        try
-        {
-            return new InferenceSession(modelFile, so);
-        }
-        catch (OnnxRuntimeException ex) when (ex.Message.Contains("CUDA", StringComparison.OrdinalIgnoreCase) || ex.Message.Contains("cublas", StringComparison.OrdinalIgnoreCase) || ex.Message.Contains("cudnn", StringComparison.OrdinalIgnoreCase))
-        {
-            throw;
-        }
-        catch (OnnxRuntimeException ex)
-        {
-            throw new OnnxBackendException(OnnxBackendFailure.UnsupportedModel, $"ONNX Runtime could not load '{modelFile}': {ex.Message}", ex);
-        }
+        return new InferenceSession(modelFile, so);
     }
 
     private static SessionOptions BaseOptions(OnnxModelOptions options)
@@ -221,25 +214,22 @@ internal static class OrtRuntime
     // The folder the native library was loaded from (Linux: from the process's mappings), where ORT looks for its providers.
     private static string? NativeLibraryDirectory()
     {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
         try
         {
-            if (OperatingSystem.IsLinux() && File.Exists("/proc/self/maps"))
-            {
-                foreach (string line in File.ReadLines("/proc/self/maps"))
-                {
-                    int slash = line.IndexOf('/', StringComparison.Ordinal);
-                    if (slash >= 0 && line.AsSpan(slash).EndsWith("/libonnxruntime.so", StringComparison.Ordinal) || line.Contains("/libonnxruntime.so.", StringComparison.Ordinal))
-                    {
-                        return Path.GetDirectoryName(line[line.IndexOf('/', StringComparison.Ordinal)..].Trim());
-                    }
-                }
-            }
+            string? mapped = File.ReadLines("/proc/self/maps")
+                .Select(line => line.IndexOf('/', StringComparison.Ordinal) is int slash and >= 0 ? line[slash..].Trim() : null)
+                .FirstOrDefault(path => path is not null && Path.GetFileName(path).StartsWith("libonnxruntime.so", StringComparison.Ordinal));
+            return mapped is null ? null : Path.GetDirectoryName(mapped);
         }
         catch (IOException)
         {
+            return null;
         }
-
-        return null;
     }
 
     private static bool Free(IntPtr handle)

@@ -9,17 +9,19 @@ namespace CostAware.Internal;
 // float32 or float16 outputs read as float32.
 internal static class OrtTensors
 {
-    public static OrtValue Integers(long[] values, long[] shape, TensorElementType type)
+    // Wraps the values without copying when the model takes int64 (the memory must outlive the value); int32 is a copy.
+    public static OrtValue Integers(Memory<long> values, long[] shape, TensorElementType type)
     {
         if (type == TensorElementType.Int64)
         {
-            return OrtValue.CreateTensorValueFromMemory(values, shape);
+            return OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, values, shape);
         }
 
-        int[] narrow = new int[values.Length];
-        for (int i = 0; i < values.Length; i++)
+        ReadOnlySpan<long> wide = values.Span;
+        int[] narrow = new int[wide.Length];
+        for (int i = 0; i < wide.Length; i++)
         {
-            narrow[i] = checked((int)values[i]);
+            narrow[i] = checked((int)wide[i]);
         }
 
         return OrtValue.CreateTensorValueFromMemory(narrow, shape);

@@ -13,6 +13,7 @@ internal sealed class TextStreamer
     private readonly System.Text.StringBuilder _pending = new();
     private int _prefixOffset;
     private int _readOffset;
+    private string? _prefix;
 
     public TextStreamer(ModelTokenizer tokenizer, IReadOnlyList<string>? stopSequences)
     {
@@ -37,7 +38,7 @@ internal sealed class TextStreamer
             return "";
         }
 
-        string prefix = Decode(_prefixOffset, _readOffset);
+        string prefix = Prefix;
         string text = Decode(_prefixOffset, _ids.Count);
         if (text.Length <= prefix.Length || text[^1] == '\uFFFD' || !text.StartsWith(prefix, StringComparison.Ordinal))
         {
@@ -47,6 +48,7 @@ internal sealed class TextStreamer
         _ = _pending.Append(text, prefix.Length, text.Length - prefix.Length);
         _prefixOffset = _readOffset;
         _readOffset = _ids.Count;
+        _prefix = null;
         return Release(final: false);
     }
 
@@ -59,13 +61,14 @@ internal sealed class TextStreamer
         }
 
         string text = Decode(_prefixOffset, _ids.Count);
-        string prefix = Decode(_prefixOffset, _readOffset);
+        string prefix = Prefix;
         if (text.Length > prefix.Length && text.StartsWith(prefix, StringComparison.Ordinal))
         {
             _ = _pending.Append(text, prefix.Length, text.Length - prefix.Length);
         }
 
         _readOffset = _ids.Count;
+        _prefix = null;
         return Release(final: true);
     }
 
@@ -103,6 +106,9 @@ internal sealed class TextStreamer
         _ = _pending.Remove(0, release);
         return piece;
     }
+
+    // The text of the already-emitted window; it changes only when the offsets move.
+    private string Prefix => _prefix ??= Decode(_prefixOffset, _readOffset);
 
     private string Decode(int from, int to) => from >= to ? "" : _tokenizer.Decode(_ids.GetRange(from, to - from));
 }

@@ -35,6 +35,18 @@ internal static class HuggingFaceNormalizers
         };
     }
 
+    // A BertNormalizer's settings, defaults as in the tokenizers library (strip_accents null follows lowercase).
+    public static BertSettings ReadBert(JsonElement spec)
+    {
+        bool lowercase = !spec.TryGetProperty("lowercase", out JsonElement lc) || lc.ValueKind != JsonValueKind.False;
+        bool cleanText = !spec.TryGetProperty("clean_text", out JsonElement ct) || ct.ValueKind != JsonValueKind.False;
+        bool chinese = !spec.TryGetProperty("handle_chinese_chars", out JsonElement cc) || cc.ValueKind != JsonValueKind.False;
+        bool stripAccents = spec.TryGetProperty("strip_accents", out JsonElement sa) && sa.ValueKind is JsonValueKind.True or JsonValueKind.False
+            ? sa.ValueKind == JsonValueKind.True
+            : lowercase;
+        return new BertSettings(lowercase, cleanText, chinese, stripAccents);
+    }
+
     public static void Add(List<Func<string, string>> normalizers, JsonElement spec, string source)
     {
         string type = spec.GetProperty("type").GetString() ?? "";
@@ -48,14 +60,8 @@ internal static class HuggingFaceNormalizers
 
                 break;
             case "BertNormalizer":
-                bool lowercase = !spec.TryGetProperty("lowercase", out JsonElement lc) || lc.ValueKind != JsonValueKind.False;
-                bool cleanText = !spec.TryGetProperty("clean_text", out JsonElement ct) || ct.ValueKind != JsonValueKind.False;
-                bool chinese = !spec.TryGetProperty("handle_chinese_chars", out JsonElement cc) || cc.ValueKind != JsonValueKind.False;
-                // strip_accents: null follows lowercase, as in the tokenizers library.
-                bool stripAccents = spec.TryGetProperty("strip_accents", out JsonElement sa) && sa.ValueKind is JsonValueKind.True or JsonValueKind.False
-                    ? sa.ValueKind == JsonValueKind.True
-                    : lowercase;
-                normalizers.Add(text => BertNormalize(text, cleanText, chinese, stripAccents, lowercase));
+                BertSettings bert = ReadBert(spec);
+                normalizers.Add(text => BertNormalize(text, bert.CleanText, bert.Chinese, bert.StripAccents, bert.Lowercase));
                 break;
             case "Lowercase":
                 normalizers.Add(static text => text.ToLowerInvariant());
@@ -169,4 +175,6 @@ internal static class HuggingFaceNormalizers
     private static bool IsChineseCharacter(int c) =>
         c is (>= 0x4E00 and <= 0x9FFF) or (>= 0x3400 and <= 0x4DBF) or (>= 0x20000 and <= 0x2A6DF) or (>= 0x2A700 and <= 0x2B73F)
             or (>= 0x2B740 and <= 0x2B81F) or (>= 0x2B820 and <= 0x2CEAF) or (>= 0xF900 and <= 0xFAFF) or (>= 0x2F800 and <= 0x2FA1F);
+
+    internal readonly record struct BertSettings(bool Lowercase, bool CleanText, bool Chinese, bool StripAccents);
 }

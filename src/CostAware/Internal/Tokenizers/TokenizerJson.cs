@@ -162,20 +162,14 @@ internal static class TokenizerJson
             _ = lines.Append(token).Append('\n');
         }
 
-        bool lowercase = false;
-        bool stripAccents = false;
-        bool chinese = false;
+        // The BertTokenizer applies BERT's normalisation itself, with the normalizer's settings; other normalizers run first.
+        HuggingFaceNormalizers.BertSettings bert = default;
         Func<string, string>? normalize = null;
         if (root.TryGetProperty("normalizer", out JsonElement normalizer) && normalizer.ValueKind == JsonValueKind.Object)
         {
             if (normalizer.GetProperty("type").GetString() == "BertNormalizer")
             {
-                // The BertTokenizer applies BERT's normalisation itself; its options mirror the normalizer's.
-                lowercase = !normalizer.TryGetProperty("lowercase", out JsonElement lc) || lc.ValueKind != JsonValueKind.False;
-                chinese = !normalizer.TryGetProperty("handle_chinese_chars", out JsonElement cc) || cc.ValueKind != JsonValueKind.False;
-                stripAccents = normalizer.TryGetProperty("strip_accents", out JsonElement sa) && sa.ValueKind is JsonValueKind.True or JsonValueKind.False
-                    ? sa.ValueKind == JsonValueKind.True
-                    : lowercase;
+                bert = HuggingFaceNormalizers.ReadBert(normalizer);
             }
             else
             {
@@ -185,9 +179,9 @@ internal static class TokenizerJson
 
         BertOptions options = new()
         {
-            LowerCaseBeforeTokenization = lowercase,
-            RemoveNonSpacingMarks = stripAccents,
-            IndividuallyTokenizeCjk = chinese,
+            LowerCaseBeforeTokenization = bert.Lowercase,
+            RemoveNonSpacingMarks = bert.StripAccents,
+            IndividuallyTokenizeCjk = bert.Chinese,
             ApplyBasicTokenization = true,
             SplitOnSpecialTokens = true,
         };
