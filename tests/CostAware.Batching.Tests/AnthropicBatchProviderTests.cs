@@ -35,10 +35,7 @@ public sealed class AnthropicBatchProviderTests : IAsyncLifetime
     {
         await _coordinator.DisposeAsync();
         await _server.DisposeAsync();
-        foreach (string file in (string[])[_path, _path + "-wal", _path + "-shm"])
-        {
-            File.Delete(file);
-        }
+        SqliteFiles.Delete(_path);
     }
 
     [Fact]

@@ -34,10 +34,7 @@ public sealed class BatchDeferralChatClientTests : IAsyncLifetime
         }
 
         await _server.DisposeAsync();
-        foreach (string file in (string[])[_path, _path + "-wal", _path + "-shm"])
-        {
-            File.Delete(file);
-        }
+        SqliteFiles.Delete(_path);
     }
 
     private CostAwareMetrics? _metrics;

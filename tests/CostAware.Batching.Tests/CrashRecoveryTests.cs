@@ -16,10 +16,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await _server.DisposeAsync();
-        foreach (string file in (string[])[_queue, _queue + "-wal", _queue + "-shm"])
-        {
-            File.Delete(file);
-        }
+        SqliteFiles.Delete(_queue);
     }
 
     [Fact]

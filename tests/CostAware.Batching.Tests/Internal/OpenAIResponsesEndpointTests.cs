@@ -20,10 +20,7 @@ public sealed class OpenAIResponsesEndpointTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await _server.DisposeAsync();
-        foreach (string file in (string[])[_path, _path + "-wal", _path + "-shm"])
-        {
-            File.Delete(file);
-        }
+        SqliteFiles.Delete(_path);
     }
 
     [Fact]

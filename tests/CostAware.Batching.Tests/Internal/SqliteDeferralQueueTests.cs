@@ -8,10 +8,7 @@ public sealed class SqliteDeferralQueueTests : DeferralQueueContractTests, IDisp
 
     public void Dispose()
     {
-        foreach (string file in (string[])[_path, _path + "-wal", _path + "-shm"])
-        {
-            File.Delete(file);
-        }
+        SqliteFiles.Delete(_path);
     }
 
     internal override async Task<IDeferralQueue> OpenAsync() => await SqliteDeferralQueue.OpenAsync(_path, CancellationToken.None);
