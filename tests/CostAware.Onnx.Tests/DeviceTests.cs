@@ -88,7 +88,7 @@ public sealed class CudaFactAttribute : FactAttribute
     {
         if (!CudaAvailable.Value)
         {
-            Skip = "CUDAExecutionProvider is not available: CPU build of ONNX Runtime or no GPU.";
+            Skip = "No GPU here: CUDAExecutionProvider is not in the loaded ONNX Runtime (the CPU package). Runs where Microsoft.ML.OnnxRuntime.Gpu.Linux and an NVIDIA GPU are present.";
         }
     }
 
