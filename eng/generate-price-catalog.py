@@ -113,6 +113,8 @@ def main():
                 tiers.setdefault(int(t.group(2)) * 1000, {})[TIER_FIELD[t.group(1)]] = per_million(v)
         if tiers:
             m["LongContext"] = [{"AboveInputTokens": k, **v} for k, v in sorted(tiers.items())]
+        if isinstance(e.get("max_output_tokens"), int) and e["max_output_tokens"] > 0:
+            m["MaxOutputTokens"] = e["max_output_tokens"]
         m["Source"] = "; ".join(notes)
         out[cid] = m
 

@@ -23,10 +23,8 @@ public static class CostAwareChatOptionsExtensions
     /// <summary>Gets the scope set on these options, or <see langword="null"/> when none was set.</summary>
     /// <param name="options">The options, or <see langword="null"/>.</param>
     /// <returns>The per-call scope, without the ambient one.</returns>
-    public static CostScope? GetCostScope(this ChatOptions? options) =>
-        options?.AdditionalProperties is { } properties && properties.TryGetValue(CostAwareProperties.Scope, out object? value)
-            ? value as CostScope
-            : null;
+    /// <exception cref="ArgumentException">The scope key holds something other than a <see cref="CostScope"/> (for example a string), which would otherwise make the call silently unscoped.</exception>
+    public static CostScope? GetCostScope(this ChatOptions? options) => Get<CostScope>(options, CostAwareProperties.Scope, nameof(WithCostScope));
 
     /// <summary>
     /// Gets the scope that a call with these options is attributed to: the per-call scope merged over the
@@ -57,10 +55,8 @@ public static class CostAwareChatOptionsExtensions
     /// <summary>Gets the deferral set on these options.</summary>
     /// <param name="options">The options, or <see langword="null"/>.</param>
     /// <returns>The deferral, or <see langword="null"/> when the call must be answered now.</returns>
-    public static Deferral? GetDeferral(this ChatOptions? options) =>
-        options?.AdditionalProperties is { } properties && properties.TryGetValue(CostAwareProperties.Deferral, out object? value)
-            ? value as Deferral
-            : null;
+    /// <exception cref="ArgumentException">The deferral key holds something other than a <see cref="Deferral"/>.</exception>
+    public static Deferral? GetDeferral(this ChatOptions? options) => Get<Deferral>(options, CostAwareProperties.Deferral, nameof(WithDeferral));
 
     /// <summary>Sets how CostAware's caches treat calls made with these options.</summary>
     /// <param name="options">The options to set the control on.</param>
@@ -78,10 +74,8 @@ public static class CostAwareChatOptionsExtensions
     /// <summary>Gets the cache control set on these options, or <see langword="null"/> when none was set.</summary>
     /// <param name="options">The options, or <see langword="null"/>.</param>
     /// <returns>The cache control, or <see langword="null"/>.</returns>
-    public static CacheControl? GetCacheControl(this ChatOptions? options) =>
-        options?.AdditionalProperties is { } properties && properties.TryGetValue(CostAwareProperties.CacheControl, out object? value)
-            ? value as CacheControl
-            : null;
+    /// <exception cref="ArgumentException">The cache-control key holds something other than a <see cref="CacheControl"/>.</exception>
+    public static CacheControl? GetCacheControl(this ChatOptions? options) => Get<CacheControl>(options, CostAwareProperties.CacheControl, nameof(WithCacheControl));
 
     /// <summary>Gets the cost receipt of a response, or <see langword="null"/> when no CostAware stage produced one.</summary>
     /// <param name="response">The response.</param>
@@ -101,6 +95,21 @@ public static class CostAwareChatOptionsExtensions
     {
         ArgumentNullException.ThrowIfNull(update);
         return Find(update.AdditionalProperties);
+    }
+
+    // A value of the wrong type under one of CostAware's keys is a caller's mistake (or a deserialised request); it is
+    // reported rather than read as "not set", which would silently drop a scope, a deferral or a cache rule.
+    private static T? Get<T>(ChatOptions? options, string key, string setter)
+        where T : class
+    {
+        if (options?.AdditionalProperties is not { } properties || !properties.TryGetValue(key, out object? value) || value is null)
+        {
+            return null;
+        }
+
+        return value as T ?? throw new ArgumentException(
+            $"ChatOptions.AdditionalProperties['{key}'] holds a {value.GetType().FullName}, not a {typeof(T).FullName}; set it with {setter}(...).",
+            nameof(options));
     }
 
     private static CostReceipt? Find(AdditionalPropertiesDictionary? properties) =>

@@ -11,11 +11,17 @@ public static class CostAwareProperties
     /// <summary>The key of the <see cref="CostScope"/> set on <c>ChatOptions</c>.</summary>
     public const string Scope = "costaware.scope";
 
-    /// <summary>The key of the <see cref="CostReceipt"/> on a response, a final streaming update, or (between stages) on <c>ChatOptions</c>.</summary>
+    /// <summary>
+    /// The key of the <see cref="CostReceipt"/> on a response or a final streaming update. A value under this key on
+    /// <c>ChatOptions</c> is ignored: stages pass receipts to each other only inside a <see cref="CostCallContext"/>.
+    /// </summary>
     public const string Receipt = "costaware.receipt";
 
-    /// <summary>The key of the batch marker on <c>ChatOptions</c>: the call is billed at batch prices.</summary>
-    public const string Batch = "costaware.batch";
+    /// <summary>
+    /// The key of the <see cref="CostCallContext"/> that CostAware stages pass inward on <c>ChatOptions</c>. Only a context
+    /// a stage opened is honoured; see <see cref="CostCallContext.Find"/>.
+    /// </summary>
+    public const string CallContext = "costaware.call";
 
     /// <summary>The key of the <see cref="CostAware.Deferral"/> set on <c>ChatOptions</c>: the call may wait for a batch API.</summary>
     public const string Deferral = "costaware.deferral";

@@ -53,15 +53,29 @@ public sealed class BatchDeferralChatClient : DelegatingChatClient
             return await base.GetResponseAsync(messages, options, cancellationToken);
         }
 
-        CostScope scope = options.ResolveCostScope();
-        CostReceipt? outer = options?.AdditionalProperties is { } properties && properties.TryGetValue(CostAwareProperties.Receipt, out object? value) ? value as CostReceipt : null;
-        string ticket = await _coordinator.EnqueueAsync(deferred.Provider, deferred.Model, messages, options, scope, deferred.Deferral, outer, cancellationToken);
+        // Only a context an outer CostAware stage opened is trusted for the scope and the receipt.
+        CostCallContext? call = CostCallContext.Find(options);
+        CostScope scope = call?.Scope ?? options.ResolveCostScope();
+
+        // The batch call is a provider call too: the budgets holding the call admit it (at the batch price) first.
+        using IDisposable? lease = call is null ? null : await call.AdmitProviderCallAsync(messages, options, deferred.Model, batch: true, cancellationToken);
+        string ticket = await _coordinator.EnqueueAsync(deferred.Provider, deferred.Model, messages, options, scope, deferred.Deferral, call?.Receipt, cancellationToken);
         if (deferred.Deferral.Delivery == DeferralDelivery.Ticket)
         {
+            // The answer (and its bill) arrives after this call returns: the budgets count the call at what they reserved.
+            call?.MarkCostUnaccounted("deferred to a batch with a ticket; its answer is billed when it arrives");
             return new ChatResponse { ResponseId = ticket, ModelId = deferred.Model, AdditionalProperties = new() { [TicketProperty] = ticket } };
         }
 
-        return await _coordinator.WaitAsync(ticket, cancellationToken);
+        try
+        {
+            return await _coordinator.WaitAsync(ticket, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            call?.MarkCostUnaccounted("a deferred call whose caller stopped waiting; its answer is billed when it arrives");
+            throw;
+        }
     }
 
     /// <inheritdoc />

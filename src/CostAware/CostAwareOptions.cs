@@ -8,7 +8,7 @@ namespace CostAware;
 /// </summary>
 /// <remarks>
 /// Prices are layered, later layers winning per model: the built-in catalog, then <see cref="LiteLlmPriceFiles"/>,
-/// then <see cref="PriceFiles"/>, then <see cref="Prices"/>. This type is a mutable bag for binding; it is not thread-safe.
+/// then <see cref="PriceFiles"/>, then <see cref="Prices"/>; then <see cref="ModelAliases"/> add names to the result. This type is a mutable bag for binding; it is not thread-safe.
 /// </remarks>
 public sealed class CostAwareOptions
 {
@@ -36,6 +36,15 @@ public sealed class CostAwareOptions
     /// <summary>Gets or sets model prices to add or override, by model id.</summary>
     /// <value>The default value is empty.</value>
     public IDictionary<string, ModelPriceOptions> Prices { get; set; } = new Dictionary<string, ModelPriceOptions>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Gets or sets other names of catalog models, name to model id: for example an Azure OpenAI deployment name to the
+    /// model it serves (<c>"CostAware:ModelAliases:support-gpt4o": "gpt-4o"</c>), so that calls naming the deployment are
+    /// priced, budgeted and metered as that model. Applied after every price layer; a name that is already a model's is
+    /// replaced.
+    /// </summary>
+    /// <value>The default value is empty.</value>
+    public IDictionary<string, string> ModelAliases { get; set; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Gets or sets the options of the model cascade (<c>UseModelCascade</c>), bound from <c>CostAware:Cascade</c>: tiers by model id and threshold, retries, timeouts, breakers.</summary>
     /// <value>The default value has no tiers.</value>

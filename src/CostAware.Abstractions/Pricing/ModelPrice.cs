@@ -52,6 +52,23 @@ public sealed record class ModelPrice
     /// <value>The default value is empty.</value>
     public IReadOnlyList<string> Aliases { get; init => field = value ?? []; } = [];
 
+    /// <summary>Gets the most output tokens the model produces in one call, or <see langword="null"/> when unknown.</summary>
+    /// <value>The default value is <see langword="null"/> (unknown).</value>
+    /// <remarks>The budget stage reserves (and asks for) no more output than this, so that a model with a low limit is never sent a larger one.</remarks>
+    public int? MaxOutputTokens
+    {
+        get;
+        init
+        {
+            if (value is <= 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "A model's output limit must be positive.");
+            }
+
+            field = value;
+        }
+    }
+
     /// <summary>Gets the date from which these prices apply.</summary>
     /// <value>The default value is <see langword="null"/> (unknown).</value>
     public DateOnly? EffectiveDate { get; init; }
@@ -81,6 +98,26 @@ public sealed record class ModelPrice
         }
 
         return batch ? tier.Batch ?? tier.Prices : tier.Prices;
+    }
+
+    /// <summary>
+    /// Calculates the most a call with this many input and output tokens can cost, whatever classes the provider bills
+    /// them in: every input token at the dearest input class (a one-hour cache write costs twice the input price at
+    /// Anthropic) and every output token at the dearer of output and reasoning.
+    /// </summary>
+    /// <param name="inputTokens">The input tokens.</param>
+    /// <param name="outputTokens">The output tokens.</param>
+    /// <param name="batch"><see langword="true"/> for a call made through a provider's batch API.</param>
+    /// <returns>The worst-case cost, in US dollars.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A count is negative.</exception>
+    public decimal CalculateWorstCaseCost(long inputTokens, long outputTokens, bool batch = false)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(inputTokens);
+        ArgumentOutOfRangeException.ThrowIfNegative(outputTokens);
+        TokenPrices prices = SelectPrices(inputTokens, batch);
+        decimal input = Math.Max(Math.Max(prices.Input, prices.EffectiveCachedInput), Math.Max(prices.EffectiveCacheWrite, prices.EffectiveCacheWrite1h));
+        decimal output = Math.Max(prices.Output, prices.EffectiveReasoning);
+        return ((inputTokens * input) + (outputTokens * output)) * PerToken;
     }
 
     /// <summary>Computes what a call cost at these prices.</summary>

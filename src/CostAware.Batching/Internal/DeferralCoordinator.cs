@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
@@ -26,12 +27,14 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
     private readonly SemaphoreSlim _opening = new(1, 1);
     private readonly bool _ownsQueue;
     private readonly CostAwareMetrics _metrics;
+    private readonly ITokenEstimator _estimator;
     private IDeferralQueue? _queue;
 
     public DeferralCoordinator(
-        BatchDeferralOptions options, IEnumerable<IBatchProvider> providers, IPriceCatalog catalog, ICostLedger? ledger, TimeProvider timeProvider, ILogger logger, IDeferralQueue? queue = null, CostAwareMetrics? metrics = null)
+        BatchDeferralOptions options, IEnumerable<IBatchProvider> providers, IPriceCatalog catalog, ICostLedger? ledger, TimeProvider timeProvider, ILogger logger, IDeferralQueue? queue = null, CostAwareMetrics? metrics = null, ITokenEstimator? estimator = null)
     {
         _metrics = metrics ?? CostAwareMetrics.Shared;
+        _estimator = estimator ?? TiktokenTokenEstimator.Default;
         _queue = queue;
         _ownsQueue = queue is null;
         _options = options;
@@ -485,9 +488,22 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
         }
 
         ChatResponse response = await provider.ReadResponseAsync(call.ModelId ?? string.Empty, call.Result, cancellationToken).ConfigureAwait(false);
-        TokenCounts tokens = UsageReader.TryRead(response.Usage, out TokenCounts read, out _) ? read : default;
+        string? modelId = response.ModelId ?? call.ModelId;
+        bool estimated = !UsageReader.TryRead(response.Usage, out TokenCounts tokens, out _);
+        if (estimated)
+        {
+            // A result without usage was still billed: the input is counted from the request as it was sent (its JSON,
+            // so a little over), the output from the answer, and the entry says it is an estimate.
+            tokens = new TokenCounts
+            {
+                Input = _estimator.CountTokens(Encoding.UTF8.GetString(call.Body), modelId),
+                Output = _estimator.CountTokens(response.Text, modelId),
+            };
+            Log.ResultWithoutUsage(_logger, call.Id, modelId);
+        }
+
         CostReceiptEntry entry = _pricer.Price(
-            CostEntryKind.ProviderCall, response.ModelId ?? call.ModelId, call.Provider, tokens, estimated: false, batch: true, _timeProvider.GetUtcNow(), StageName, mayThrow: false);
+            CostEntryKind.ProviderCall, modelId, call.Provider, tokens, estimated, batch: true, _timeProvider.GetUtcNow(), StageName, mayThrow: false);
 
         // The discount, against what the same tokens cost synchronously, is what the batch avoided.
         if (entry is { Price: { } price, Cost: { } cost })

@@ -15,6 +15,7 @@ internal static partial class Log
     public const int HandlerFailedEventId = 58;
     public const int SentSynchronouslyEventId = 59;
     public const int SchedulerFailedEventId = 60;
+    public const int ResultWithoutUsageEventId = 61;
 
     [LoggerMessage(EnqueuedEventId, LogLevel.Debug, "A call to {Model} was deferred to the {Provider} batch API.")]
     public static partial void Enqueued(ILogger logger, string provider, string model);
@@ -49,4 +50,8 @@ internal static partial class Log
 
     [LoggerMessage(SchedulerFailedEventId, LogLevel.Error, "A batch scheduler pass failed; the next pass retries.")]
     public static partial void SchedulerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(ResultWithoutUsageEventId, LogLevel.Warning,
+        "The batch result of call {Ticket} ({Model}) reports no usage; it is billed at estimated tokens and marked as estimated.")]
+    public static partial void ResultWithoutUsage(ILogger logger, string ticket, string? model);
 }

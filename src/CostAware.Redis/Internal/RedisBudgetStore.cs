@@ -76,25 +76,30 @@ internal sealed class RedisBudgetStore : IBudgetStore
         return {1, over}
         """;
 
+    // Idempotent by reservation id: the first settle of an id writes a marker (the last key, kept for DoneTtlMs) and
+    // applies; a retry of a settle that was applied but whose answer was lost finds the marker and changes nothing.
     private const string SettleScript = Reap + "\n" + """
         local now = tonumber(ARGV[1])
         local id = ARGV[2]
         local actual = tonumber(ARGV[3])
         local n = tonumber(ARGV[4])
-        local k, a, out = 1, 5, {}
+        local apply = redis.call('SET', KEYS[#KEYS], '1', 'PX', ARGV[5], 'NX')
+        local k, a, out = 1, 6, {}
         for line = 0, n - 1 do
           local nk, expireAt = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
           local h, z = KEYS[k], KEYS[k + 1]
-          local held = redis.call('HGET', h, 'r:' .. id)
-          if held then
-            redis.call('HINCRBY', h, 'r', -tonumber(held))
-            redis.call('HDEL', h, 'r:' .. id)
-            redis.call('ZREM', z, id)
-          end
-          if actual > 0 then redis.call('HINCRBY', h, 's', actual) end
-          if expireAt > 0 then
-            redis.call('PEXPIREAT', h, expireAt)
-            redis.call('PEXPIREAT', z, expireAt)
+          if apply then
+            local held = redis.call('HGET', h, 'r:' .. id)
+            if held then
+              redis.call('HINCRBY', h, 'r', -tonumber(held))
+              redis.call('HDEL', h, 'r:' .. id)
+              redis.call('ZREM', z, id)
+            end
+            if actual > 0 then redis.call('HINCRBY', h, 's', actual) end
+            if expireAt > 0 then
+              redis.call('PEXPIREAT', h, expireAt)
+              redis.call('PEXPIREAT', z, expireAt)
+            end
           end
           local s = sum(k, nk, now)
           out[line + 1] = s
@@ -118,6 +123,11 @@ internal sealed class RedisBudgetStore : IBudgetStore
         end
         return out
         """;
+
+    // How long a settlement's marker is kept. The outbox retries a settlement within seconds of the store answering
+    // again, so an hour is ample; one whose answer was lost and that is retried only after more than an hour would be
+    // counted twice (over-counted, never under-counted). A marker costs about 100 bytes.
+    private const long DoneTtlMs = 60 * 60 * 1000;
 
     private readonly IConnectionMultiplexer _redis;
     private readonly string _prefix;
@@ -160,13 +170,15 @@ internal sealed class RedisBudgetStore : IBudgetStore
     public async ValueTask SettleAsync(
         ReadOnlyMemory<BudgetLine> lines, string reservationId, long actual, long nowMs, Memory<long> windowSpent, CancellationToken cancellationToken)
     {
-        RedisKey[] keys = Keys(lines.Span);
-        RedisValue[] args = new RedisValue[4 + (2 * lines.Length)];
+        RedisKey[] keys = Keys(lines.Span, extra: 1);
+        keys[^1] = _prefix + "done:" + reservationId;
+        RedisValue[] args = new RedisValue[5 + (2 * lines.Length)];
         args[0] = nowMs;
         args[1] = reservationId;
         args[2] = actual;
         args[3] = lines.Length;
-        int a = 4;
+        args[4] = DoneTtlMs;
+        int a = 5;
         foreach (BudgetLine line in lines.Span)
         {
             args[a++] = 1 + line.WindowKeys.Length;
@@ -210,10 +222,11 @@ internal sealed class RedisBudgetStore : IBudgetStore
         }
     }
 
-    // Two keys per counter (the hash and its reservation set), the charged counter of each line first.
-    private RedisKey[] Keys(ReadOnlySpan<BudgetLine> lines)
+    // Two keys per counter (the hash and its reservation set), the charged counter of each line first; then `extra`
+    // slots for the caller to fill.
+    private RedisKey[] Keys(ReadOnlySpan<BudgetLine> lines, int extra = 0)
     {
-        int count = 0;
+        int count = extra;
         foreach (BudgetLine line in lines)
         {
             count += 2 * (1 + line.WindowKeys.Length);

@@ -23,14 +23,11 @@ public sealed class ChatClientSemanticHitVerifier(IChatClient judge, ChatOptions
     public async ValueTask<bool> VerifyAsync(SemanticHitCandidate candidate, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(candidate);
-        ChatOptions call = options?.Clone() ?? new ChatOptions();
+        ChatOptions call = candidate.Call.Forward(options);
         call.Instructions = Instructions;
         call.MaxOutputTokens ??= 3;
         call.Temperature ??= 0f;
-        call.AdditionalProperties = call.AdditionalProperties is { } existing ? new(existing) : [];
-        call.AdditionalProperties[CostAwareProperties.Receipt] = candidate.Receipt;
-        call.AdditionalProperties[CostAwareProperties.Scope] = candidate.Receipt.Scope;
-        call.AdditionalProperties[CostAwareProperties.CacheControl] = CacheControl.Bypass;
+        call.AdditionalProperties![CostAwareProperties.CacheControl] = CacheControl.Bypass;
 
         ChatResponse verdict = await _judge.GetResponseAsync(
             $"Question A: {candidate.Query}\nQuestion B: {candidate.CachedPrompt}\nSame information asked?", call, cancellationToken).ConfigureAwait(false);

@@ -259,6 +259,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
 
             // A miss, or a text that could not be embedded (then nothing is stored): the provider answers, and the
             // inner stages charge this request's receipt.
+            await RefuseIfCacheOnlyAsync(messages, request, cancellationToken).ConfigureAwait(false);
             int firstEntry = request.Receipt.Entries.Length;
             ChatResponse answer = await InnerClient.GetResponseAsync(messages, request.CreateForwardedOptions(), cancellationToken).ConfigureAwait(false);
             if (request.Vector is not null)
@@ -327,6 +328,10 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         try
         {
             lookup = await LookupAsync(request, cancellationToken).ConfigureAwait(false);
+            if (lookup.hit is null)
+            {
+                await RefuseIfCacheOnlyAsync(messages, request, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch
         {
@@ -389,6 +394,19 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
 
     private SemanticRequest? Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
+        SemanticRequest? request = PrepareCore(messages, options, out CostCallContext? opened);
+        if (request is null)
+        {
+            // Passed through untouched: the stages inside open their own context.
+            opened?.Close();
+        }
+
+        return request;
+    }
+
+    private SemanticRequest? PrepareCore(IEnumerable<ChatMessage> messages, ChatOptions? options, out CostCallContext? opened)
+    {
+        opened = null;
         CacheControl? control = options.GetCacheControl();
         if (options?.ConversationId is not null || options?.ContinuationToken is not null || control is { SkipRead: true, SkipWrite: true })
         {
@@ -410,8 +428,9 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
                 nameof(options));
         }
 
-        CostReceipt receipt = CacheSettlement.ResolveReceipt(options, _timeProvider, out bool owned);
-        CostScope scope = receipt.Scope;
+        CostCallContext context = CostCallContext.FindOrOpen(options, _timeProvider, out bool owned);
+        opened = owned ? context : null;
+        CostScope scope = context.Scope;
 
         IList<ChatMessage> list = messages as IList<ChatMessage> ?? [.. messages];
         string? query = TryGetQuery(list);
@@ -428,7 +447,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         string name = shared ?? scope.Tenant ?? string.Empty;
         float threshold = control?.SimilarityThreshold ?? (_thresholds.TryGetValue(name, out float t) ? t : _threshold);
         bool verify = _verifier is not null && (_verifiedPartitions.Count == 0 || _verifiedPartitions.Contains(name));
-        return new SemanticRequest(query!, group, partition, threshold, verify, control, receipt, ownsReceipt: owned, options);
+        return new SemanticRequest(query!, group, partition, threshold, verify, control, context, ownsContext: owned, options);
     }
 
     // The text matched by meaning, or null when the request is outside the match scope: the last message must be a
@@ -556,7 +575,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     {
         try
         {
-            SemanticHitCandidate candidate = new(request.Query, entry.Prompt, entry.Answer.ToResponse().Text, similarity, request.Receipt);
+            SemanticHitCandidate candidate = new(request.Query, entry.Prompt, entry.Answer.ToResponse().Text, similarity, request.Context);
             return await _verifier!.VerifyAsync(candidate, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -775,9 +794,20 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     private async ValueTask SettleAsync(SemanticRequest request, string result, decimal? avoided)
     {
         RecordLookup(result, request.Receipt.Scope, avoided);
-        if (request.OwnsReceipt && _recordToLedger && _ledger is not null)
+        if (request.OwnsReceipt)
         {
-            await LedgerRecording.RecordAsync(_ledger, request.Receipt, _logger).ConfigureAwait(false);
+            await CacheSettlement.CompleteAsync(request.Context, _recordToLedger ? _ledger : null, _logger).ConfigureAwait(false);
+        }
+    }
+
+    // A budget admitted the call for cache hits only: on a miss it is refused (by the budget, through the call's
+    // context) before the inner stages or any provider are asked.
+    private async ValueTask RefuseIfCacheOnlyAsync(IEnumerable<ChatMessage> messages, SemanticRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Context.IsCacheOnly)
+        {
+            using IDisposable lease = await request.Context.AdmitProviderCallAsync(
+                messages, request.Options, request.Options?.ModelId ?? Metadata.DefaultModelId, batch: false, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -5,5 +5,8 @@ namespace CostAware;
 /// <param name="CachedPrompt">The text the stored answer was given to.</param>
 /// <param name="CachedAnswer">The stored answer's text.</param>
 /// <param name="Similarity">The cosine similarity of the two texts' embeddings, in [-1, 1].</param>
-/// <param name="Receipt">The request's receipt: a verifier that pays for a call adds its cost here.</param>
-public sealed record SemanticHitCandidate(string Query, string CachedPrompt, string CachedAnswer, float Similarity, CostReceipt Receipt);
+/// <param name="Call">
+/// The request's call context: a verifier that pays for a call sends it with <see cref="CostCallContext.Forward"/>, so
+/// that its cost lands on the request's receipt and the request's budgets admit it.
+/// </param>
+public sealed record SemanticHitCandidate(string Query, string CachedPrompt, string CachedAnswer, float Similarity, CostCallContext Call);

@@ -17,7 +17,8 @@ public sealed class BudgetOptions
 
     /// <summary>
     /// Gets or sets the most output tokens a call is reserved for. A call that asks for more, or sets no
-    /// <c>MaxOutputTokens</c>, is reserved at this ceiling, so that one request cannot pin a budget.
+    /// <c>MaxOutputTokens</c>, is reserved at this ceiling (or at the model's own output limit from the price catalog,
+    /// when that is lower), so that one request cannot pin a budget.
     /// </summary>
     /// <value>The default value is 16,384.</value>
     [Range(1, int.MaxValue)]
@@ -64,6 +65,24 @@ public sealed class BudgetOptions
     /// </summary>
     /// <value>The default value is <see langword="false"/>.</value>
     public bool ThrowOnRefusedStream { get; set; }
+
+    /// <summary>
+    /// Gets or sets what happens to a call under a budget whose model has no price in the catalog (a fine-tune, a local
+    /// model, a deployment name the catalog does not know): such a call cannot be bounded before it is made.
+    /// </summary>
+    /// <value>The default value is <see cref="UnpricedCallPolicy.Refuse"/>.</value>
+    [EnumDataType(typeof(UnpricedCallPolicy))]
+    public UnpricedCallPolicy UnpricedCalls { get; set; } = UnpricedCallPolicy.Refuse;
+
+    /// <summary>
+    /// Gets or sets a value indicating whether a call that a budget has no money left for may still be answered from the
+    /// prompt cache or the semantic cache, at no cost. Such a call never reaches a provider: without a cached answer it is
+    /// refused with the budget's <see cref="BudgetExceededException"/>. Call-count limits (<see cref="BudgetDefinition.MaxCalls"/>)
+    /// still refuse it.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>: a spent budget refuses every call.</value>
+    /// <remarks>Needs <c>UseTokenMetering()</c> innermost, which refuses any provider call such an admission would make.</remarks>
+    public bool ServeCacheHitsWhenExhausted { get; set; }
 
     /// <summary>Gets or sets a value indicating whether receipts opened by this stage are recorded to the <see cref="ICostLedger"/>.</summary>
     /// <value>The default value is <see langword="true"/>.</value>

@@ -187,36 +187,16 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             return await base.GetResponseAsync(messages, options, cancellationToken);
         }
 
-        PromptCacheMiss miss = new(this, messages, request, streaming: false);
-        PromptCacheEntry entry;
         try
         {
-            entry = await _cache.GetOrCreateAsync(
-                request.Key, miss, static (m, ct) => m.Owner.FetchAsync(m, ct), request.EntryOptions, request.Tags, cancellationToken);
+            return request.Context.IsCacheOnly
+                ? await CacheOnlyAsync(messages, request, cancellationToken)
+                : await LookupAsync(messages, request, cancellationToken);
         }
-        catch (PromptCacheNotStoredException ex) when (ex.Miss == miss)
+        finally
         {
-            return AttachReceipt(request, miss.Response!);
+            await FinishAsync(request);
         }
-        catch (PromptCacheNotStoredException)
-        {
-            // The answer this call waited for was not fit to share: it asks for its own.
-            return await ForwardAsync(messages, request, store: false, cancellationToken);
-        }
-
-        if (miss.HasStarted)
-        {
-            return AttachReceipt(request, miss.Response!);
-        }
-
-        ChatResponse? hit = TryRehydrate(entry);
-        if (hit is null)
-        {
-            return await ForwardAsync(messages, request, store: true, cancellationToken);
-        }
-
-        await SettleHitAsync(request, entry);
-        return AttachReceipt(request, hit);
     }
 
     /// <inheritdoc />
@@ -239,6 +219,83 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
 
     private ChatClientMetadata Metadata => _metadata ??= InnerClient.GetService<ChatClientMetadata>() ?? new ChatClientMetadata();
 
+    private async Task<ChatResponse> LookupAsync(IEnumerable<ChatMessage> messages, PromptCacheRequest request, CancellationToken cancellationToken)
+    {
+        PromptCacheMiss miss = new(this, messages, request, streaming: false);
+        PromptCacheEntry entry;
+        try
+        {
+            entry = await _cache.GetOrCreateAsync(
+                request.Key, miss, static (m, ct) => m.Owner.FetchAsync(m, ct), request.EntryOptions, request.Tags, cancellationToken);
+        }
+        catch (PromptCacheNotStoredException ex) when (ex.Miss == miss)
+        {
+            return AttachReceipt(request, miss.Response!);
+        }
+        catch (PromptCacheNotStoredException)
+        {
+            // The answer this call waited for was not fit to share: it asks for its own.
+            return await ForwardAsync(messages, request, store: false, cancellationToken);
+        }
+        finally
+        {
+            miss.Leave();
+        }
+
+        if (miss.HasStarted)
+        {
+            return AttachReceipt(request, miss.Response!);
+        }
+
+        ChatResponse? hit = TryRehydrate(entry);
+        if (hit is null)
+        {
+            return await ForwardAsync(messages, request, store: true, cancellationToken);
+        }
+
+        SettleHit(request, entry);
+        return AttachReceipt(request, hit);
+    }
+
+    // A budget admitted the call for cache hits only: the entry is read without starting a miss, and without one the
+    // call fails with the budget's refusal before any provider is asked.
+    private async Task<ChatResponse> CacheOnlyAsync(IEnumerable<ChatMessage> messages, PromptCacheRequest request, CancellationToken cancellationToken)
+    {
+        PromptCacheEntry? entry = await ReadOnlyAsync(request, cancellationToken);
+        ChatResponse? hit = entry is null ? null : TryRehydrate(entry);
+        if (hit is null)
+        {
+            await RefuseProviderCallAsync(messages, request, cancellationToken);
+            return await ForwardAsync(messages, request, store: true, cancellationToken);
+        }
+
+        SettleHit(request, entry!);
+        return AttachReceipt(request, hit);
+    }
+
+    private ValueTask<PromptCacheEntry?> ReadOnlyAsync(PromptCacheRequest request, CancellationToken cancellationToken)
+    {
+        HybridCacheEntryOptions readOnly = new()
+        {
+            Expiration = request.EntryOptions.Expiration,
+            LocalCacheExpiration = request.EntryOptions.LocalCacheExpiration,
+            Flags = (request.EntryOptions.Flags ?? HybridCacheEntryFlags.None) | HybridCacheEntryFlags.DisableUnderlyingData,
+        };
+        return _cache.GetOrCreateAsync<PromptCacheEntry?>(request.Key, static _ => ValueTask.FromResult<PromptCacheEntry?>(null), readOnly, request.Tags, cancellationToken);
+    }
+
+    // The budgets holding a cache-only call refuse any provider call; asking them is how the refusal is raised.
+    private async ValueTask RefuseProviderCallAsync(IEnumerable<ChatMessage> messages, PromptCacheRequest request, CancellationToken cancellationToken)
+    {
+        RecordLookup("miss", request.Receipt.Scope, avoided: null);
+        using IDisposable lease = await request.Context.AdmitProviderCallAsync(
+            messages, request.Options, request.Options?.ModelId ?? Metadata.DefaultModelId, batch: false, cancellationToken);
+    }
+
+    // A context this stage opened is recorded and closed once no work charges it any more.
+    private ValueTask FinishAsync(PromptCacheRequest request) =>
+        request.OwnsReceipt ? CacheSettlement.CompleteAsync(request.Context, _recordToLedger ? _ledger : null, _logger) : ValueTask.CompletedTask;
+
     private static bool IsBypassed(ChatOptions? options, CacheControl? control) =>
         options?.ConversationId is not null
         || options?.ContinuationToken is not null
@@ -257,13 +314,19 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             return null;
         }
 
-        CostReceipt receipt = CacheSettlement.ResolveReceipt(options, _timeProvider, out bool owned);
-        CostScope scope = receipt.Scope;
+        CostCallContext context = CostCallContext.FindOrOpen(options, _timeProvider, out bool owned);
+        CostScope scope = context.Scope;
         string? key = BuildKey(messages, options, control, scope, out string[] tags);
         if (key is null)
         {
             Log.PromptCacheUnkeyable(_logger);
             RecordLookup("bypass", scope, avoided: null);
+            if (owned)
+            {
+                // Passed through untouched: the stages inside open their own context.
+                context.Close();
+            }
+
             return null;
         }
 
@@ -273,7 +336,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
                 ? CreateEntryOptions(control.SkipRead, control.SkipWrite, ttl)
                 : _defaultEntryOptions[(control.SkipRead ? 1 : 0) | (control.SkipWrite ? 2 : 0)];
 
-        return new PromptCacheRequest(key, tags, entryOptions, receipt, ownsReceipt: owned, options);
+        return new PromptCacheRequest(key, tags, entryOptions, context, ownsContext: owned, options);
     }
 
     private string? BuildKey(IEnumerable<ChatMessage> messages, ChatOptions? options, CacheControl? control, CostScope scope, out string[] tags)
@@ -338,6 +401,24 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             ExecutionContext.Restore(miss.Context);
         }
 
+        if (!miss.TryClaim())
+        {
+            // The caller whose state this is has left and settled; the callers still waiting ask for themselves.
+            throw new PromptCacheNotStoredException(miss, "caller left");
+        }
+
+        try
+        {
+            return await FetchClaimedAsync(miss, cancellationToken);
+        }
+        finally
+        {
+            miss.ReleaseWork();
+        }
+    }
+
+    private async ValueTask<PromptCacheEntry> FetchClaimedAsync(PromptCacheMiss miss, CancellationToken cancellationToken)
+    {
         miss.MarkStarted();
         PromptCacheRequest request = miss.Request;
         ChatOptions forwarded = request.CreateForwardedOptions();
@@ -351,9 +432,10 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             miss.Response = response;
             entry = Capture(response, request, firstEntry, out reason);
 
-            // Settled here rather than by the caller: the call is paid for even if its caller has stopped waiting
-            // (HybridCache finishes a miss that other callers still wait for).
-            await SettleMissAsync(request, response.ModelId, reason);
+            // Counted here rather than by the caller: the call is paid for even if its caller has stopped waiting
+            // (HybridCache finishes a miss that other callers still wait for); the receipt is settled after this
+            // factory ends, whoever opened it.
+            SettleMiss(request, response.ModelId, reason);
         }
         else
         {
@@ -432,7 +514,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         return response;
     }
 
-    private async ValueTask SettleMissAsync(PromptCacheRequest request, string? modelId, string? notStoredReason)
+    private void SettleMiss(PromptCacheRequest request, string? modelId, string? notStoredReason)
     {
         if (notStoredReason is not null)
         {
@@ -440,15 +522,13 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         }
 
         RecordLookup("miss", request.Receipt.Scope, avoided: null);
-        await RecordAsync(request);
     }
 
-    private async ValueTask SettleHitAsync(PromptCacheRequest request, PromptCacheEntry entry)
+    private void SettleHit(PromptCacheRequest request, PromptCacheEntry entry)
     {
         decimal? avoided = CacheSettlement.AddHitEntries(_pricer, request.Receipt, entry, _timeProvider.GetUtcNow(), StageName);
         Log.PromptCacheHit(_logger, entry.ModelId, avoided);
         RecordLookup("hit", request.Receipt.Scope, avoided);
-        await RecordAsync(request);
     }
 
     // A call made outside the cache's coalescing: after an unreadable entry (then the answer replaces it), or after
@@ -464,7 +544,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             await ReplaceAsync(request, Capture(response, request, firstEntry, out reason));
         }
 
-        await SettleMissAsync(request, response.ModelId, reason);
+        SettleMiss(request, response.ModelId, reason);
         return AttachReceipt(request, response);
     }
 
@@ -490,7 +570,76 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
     private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(
         IEnumerable<ChatMessage> messages, PromptCacheRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        try
+        {
+            IAsyncEnumerable<ChatResponseUpdate> updates = request.Context.IsCacheOnly
+                ? StreamCacheOnlyAsync(messages, request, cancellationToken)
+                : StreamLookupAsync(messages, request, cancellationToken);
+            await foreach (ChatResponseUpdate update in updates)
+            {
+                yield return update;
+            }
+        }
+        finally
+        {
+            await FinishAsync(request);
+        }
+    }
+
+    private async IAsyncEnumerable<ChatResponseUpdate> StreamCacheOnlyAsync(
+        IEnumerable<ChatMessage> messages, PromptCacheRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        PromptCacheEntry? entry = await ReadOnlyAsync(request, cancellationToken);
+        ChatResponse? hit = entry is null ? null : TryRehydrate(entry);
+        if (hit is null)
+        {
+            await RefuseProviderCallAsync(messages, request, cancellationToken);
+            await foreach (ChatResponseUpdate update in ForwardStreamAsync(messages, request, store: true, cancellationToken))
+            {
+                yield return update;
+            }
+
+            yield break;
+        }
+
+        foreach (ChatResponseUpdate update in ReplayHit(request, entry!, hit))
+        {
+            yield return update;
+        }
+    }
+
+    private IEnumerable<ChatResponseUpdate> ReplayHit(PromptCacheRequest request, PromptCacheEntry entry, ChatResponse hit)
+    {
+        SettleHit(request, entry);
+        foreach (ChatResponseUpdate update in entry.IsChunked ? entry.ToUpdates() : (IEnumerable<ChatResponseUpdate>)hit.ToChatResponseUpdates())
+        {
+            yield return update;
+        }
+
+        yield return CacheSettlement.ReceiptUpdate(request.Receipt, entry.ModelId, entry.ResponseId);
+    }
+
+    private async IAsyncEnumerable<ChatResponseUpdate> StreamLookupAsync(
+        IEnumerable<ChatMessage> messages, PromptCacheRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         PromptCacheMiss miss = new(this, messages, request, streaming: true);
+        try
+        {
+            await foreach (ChatResponseUpdate update in StreamMissAsync(messages, miss, cancellationToken))
+            {
+                yield return update;
+            }
+        }
+        finally
+        {
+            miss.Leave();
+        }
+    }
+
+    private async IAsyncEnumerable<ChatResponseUpdate> StreamMissAsync(
+        IEnumerable<ChatMessage> messages, PromptCacheMiss miss, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        PromptCacheRequest request = miss.Request;
         ValueTask<PromptCacheEntry> pending = _cache.GetOrCreateAsync(
             request.Key, miss, static (m, ct) => m.Owner.FetchAsync(m, ct), request.EntryOptions, request.Tags, cancellationToken);
 
@@ -507,7 +656,9 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             Task<PromptCacheEntry> pendingTask = pending.AsTask();
             if (!pendingTask.IsCompleted)
             {
+#pragma warning disable VSTHRD003 // This caller's own miss signal and HybridCache's lookup for it.
                 _ = await Task.WhenAny(miss.Started, pendingTask);
+#pragma warning restore VSTHRD003
             }
 
             if (miss.HasStarted)
@@ -538,13 +689,10 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             yield break;
         }
 
-        await SettleHitAsync(request, entry!);
-        foreach (ChatResponseUpdate update in entry!.IsChunked ? entry.ToUpdates() : (IEnumerable<ChatResponseUpdate>)hit.ToChatResponseUpdates())
+        foreach (ChatResponseUpdate update in ReplayHit(request, entry!, hit))
         {
             yield return update;
         }
-
-        yield return CacheSettlement.ReceiptUpdate(request.Receipt, entry!.ModelId, entry.ResponseId);
     }
 
     // The outcome of a lookup that this caller did not pay for: the entry, or (entry null, forward true) the instruction
@@ -593,7 +741,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             // The provider call is over (or being cancelled) before the receipt is recorded, so its cost is on it.
             string? reason = await ObserveAsync(pendingTask, miss);
             miss.Dispose();
-            await SettleMissAsync(request, modelId: null, reason);
+            SettleMiss(request, modelId: null, reason);
         }
 
         if (!sawReceipt)
@@ -648,7 +796,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
                 await ReplaceAsync(request, Capture(captured, request, firstEntry, out reason));
             }
 
-            await SettleMissAsync(request, modelId: null, reason);
+            SettleMiss(request, modelId: null, reason);
         }
 
         if (!sawReceipt)
@@ -671,14 +819,6 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         if (_metrics.CacheEnabled)
         {
             _metrics.RecordNotStored(CacheName, reason);
-        }
-    }
-
-    private async ValueTask RecordAsync(PromptCacheRequest request)
-    {
-        if (request.OwnsReceipt && _recordToLedger && _ledger is not null)
-        {
-            await LedgerRecording.RecordAsync(_ledger, request.Receipt, _logger);
         }
     }
 }

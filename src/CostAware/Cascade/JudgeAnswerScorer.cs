@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using CostAware.Internal.PromptCache;
 using Microsoft.Extensions.AI;
 
 namespace CostAware;
@@ -44,9 +43,10 @@ public sealed partial class JudgeAnswerScorer : IAnswerScorer
             new(ChatRole.User, $"Question:\n{question}\n\nAnswer:\n{context.Response.Text}"),
         ];
         ChatOptions options = new() { ModelId = _modelId, Temperature = 0, MaxOutputTokens = 80 };
-        if (context.Options?.AdditionalProperties is { } properties && properties.TryGetValue(CostAwareProperties.Receipt, out object? value) && value is CostReceipt receipt)
+        if (CostCallContext.Find(context.Options) is { } call)
         {
-            options = CacheSettlement.ForwardedOptions(options, receipt);
+            // The judge's call is charged to the request it judges, and admitted by the same budgets.
+            options = call.Forward(options);
         }
 
         ChatResponse verdict = await _judge.GetResponseAsync(prompt, options, cancellationToken);

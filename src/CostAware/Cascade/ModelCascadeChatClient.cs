@@ -92,20 +92,27 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         IReadOnlyList<ChatMessage> list = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
-        CostReceipt receipt = CacheSettlement.ResolveReceipt(options, _timeProvider, out bool owned);
-        int first = await StartTierAsync(list, options, cancellationToken);
-        CascadeRun run = await RunTiersAsync(list, options, receipt, first, includeLast: true, cancellationToken);
-        if (run.Served is not { } served)
+        CostCallContext call = CostCallContext.FindOrOpen(options, _timeProvider, out bool owned);
+        CostReceipt receipt = call.Receipt;
+        try
         {
-            // Every tier failed: the last error is the caller's.
-            throw run.LastError ?? new InvalidOperationException("The cascade tried no tier.");
+            int first = await StartTierAsync(list, options, cancellationToken);
+            CascadeRun run = await RunTiersAsync(list, options, call, first, includeLast: true, cancellationToken);
+            if (run.Served is not { } served)
+            {
+                // Every tier failed: the last error is the caller's.
+                throw run.LastError ?? new InvalidOperationException("The cascade tried no tier.");
+            }
+
+            (served.AdditionalProperties ??= [])[ReportProperty] = Report(run, first, receipt);
+            served.AdditionalProperties[CostAwareProperties.Receipt] = receipt;
+            return served;
         }
-
-        (served.AdditionalProperties ??= [])[ReportProperty] = Report(run, first, receipt);
-        served.AdditionalProperties[CostAwareProperties.Receipt] = receipt;
-        await RecordIfOwnedAsync(receipt, owned);
-
-        return served;
+        finally
+        {
+            // What the tiers spent is recorded whether or not an answer was served.
+            await FinishAsync(call, owned);
+        }
     }
 
     /// <inheritdoc />
@@ -128,66 +135,79 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
     private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(
         IReadOnlyList<ChatMessage> messages, ChatOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        CostReceipt receipt = CacheSettlement.ResolveReceipt(options, _timeProvider, out bool owned);
-        int first = await StartTierAsync(messages, options, cancellationToken);
-        CascadeRun run = await RunTiersAsync(messages, options, receipt, first, includeLast: false, cancellationToken);
-        if (run.Served is { } served)
+        CostCallContext call = CostCallContext.FindOrOpen(options, _timeProvider, out bool owned);
+        CostReceipt receipt = call.Receipt;
+        try
         {
-            foreach (ChatResponseUpdate update in served.ToChatResponseUpdates())
+            int first = await StartTierAsync(messages, options, cancellationToken);
+            CascadeRun run = await RunTiersAsync(messages, options, call, first, includeLast: false, cancellationToken);
+            if (run.Served is { } served)
             {
-                yield return update;
+                foreach (ChatResponseUpdate update in served.ToChatResponseUpdates())
+                {
+                    yield return update;
+                }
             }
-        }
-        else
-        {
-            int last = _tiers.Length - 1;
-            int before = receipt.Entries.Length;
-            IChatClient client = _tiers[last].Client ?? InnerClient;
-            string? modelId = null;
-            await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(messages, TierOptions(last, options, receipt), cancellationToken))
+            else
             {
-                modelId ??= update.ModelId;
-                yield return update;
+                int last = _tiers.Length - 1;
+                int before = receipt.Entries.Length;
+                IChatClient client = _tiers[last].Client ?? InnerClient;
+                string? modelId = null;
+                await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(messages, TierOptions(last, options, call), cancellationToken))
+                {
+                    modelId ??= update.ModelId;
+                    yield return update;
+                }
+
+                run.Attempts.Add(new CascadeAttempt { Tier = last, ModelId = modelId ?? _tiers[last].ModelId, Cost = SpentSince(receipt, before), Served = true, Reason = "last tier" });
             }
 
-            run.Attempts.Add(new CascadeAttempt { Tier = last, ModelId = modelId ?? _tiers[last].ModelId, Cost = SpentSince(receipt, before), Served = true, Reason = "last tier" });
+            yield return new ChatResponseUpdate
+            {
+                Role = ChatRole.Assistant,
+                AdditionalProperties = new() { [ReportProperty] = Report(run, first, receipt), [CostAwareProperties.Receipt] = receipt },
+            };
         }
-
-        yield return new ChatResponseUpdate
+        finally
         {
-            Role = ChatRole.Assistant,
-            AdditionalProperties = new() { [ReportProperty] = Report(run, first, receipt), [CostAwareProperties.Receipt] = receipt },
-        };
-        await RecordIfOwnedAsync(receipt, owned);
+            await FinishAsync(call, owned);
+        }
     }
 
-    // A receipt this stage opened is recorded once, when the request is answered.
-    private async ValueTask RecordIfOwnedAsync(CostReceipt receipt, bool owned)
-    {
-        if (owned && _ledger is not null && receipt.Entries.Length > 0)
-        {
-            await LedgerRecording.RecordAsync(_ledger, receipt, _logger);
-        }
-    }
+    // A context this stage opened is recorded once, when the request is over, and closed.
+    private ValueTask FinishAsync(CostCallContext call, bool owned) =>
+        owned ? CacheSettlement.CompleteAsync(call, _ledger, _logger) : ValueTask.CompletedTask;
 
     // Calls the tiers from the first, scoring each answer, until one is served; the last tier's answer is served
     // regardless when it is included, and left to the caller (to stream) when it is not.
     private async Task<CascadeRun> RunTiersAsync(
-        IReadOnlyList<ChatMessage> list, ChatOptions? options, CostReceipt receipt, int first, bool includeLast, CancellationToken cancellationToken)
+        IReadOnlyList<ChatMessage> list, ChatOptions? options, CostCallContext call, int first, bool includeLast, CancellationToken cancellationToken)
     {
+        CostReceipt receipt = call.Receipt;
         CascadeRun run = new();
+        (ChatResponse Response, int Tier)? inHand = null;
         int end = includeLast ? _tiers.Length : _tiers.Length - 1;
         for (int tier = first; tier < end && run.Served is null; tier++)
         {
             int before = receipt.Entries.Length;
             bool last = tier == _tiers.Length - 1;
-            ChatOptions forwarded = TierOptions(tier, options, receipt);
+            ChatOptions forwarded = TierOptions(tier, options, call);
             ChatResponse response;
             try
             {
                 response = await CallAsync(tier, list, forwarded, cancellationToken);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            catch (BudgetExceededException refused) when (inHand is { } held)
+            {
+                // The budgets have no room for a dearer tier: the answer in hand is served rather than none.
+                run.Served = held.Response;
+                run.StoppedByBudget = true;
+                run.Attempts.Add(new CascadeAttempt { Tier = tier, ModelId = _tiers[tier].ModelId, Error = refused.Message, Reason = "refused by the budget" });
+                Log.CascadeTierFailed(_logger, tier, _tiers[tier].ModelId, refused);
+                break;
+            }
+            catch (Exception ex) when (ex is not (OperationCanceledException or BudgetExceededException) || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
                 run.LastError = ex;
                 run.Attempts.Add(new CascadeAttempt { Tier = tier, ModelId = _tiers[tier].ModelId, Cost = SpentSince(receipt, before), Error = Describe(ex), Reason = "failed" });
@@ -204,7 +224,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
 
             AnswerScore score = await ScoreAsync(tier, list, forwarded, response, cancellationToken);
             bool accepted = score.Score >= _tiers[tier].AcceptThreshold;
-            if (!accepted && await BudgetTooLowAsync(options, cancellationToken) is { } left)
+            if (!accepted && await BudgetTooLowAsync(call, cancellationToken) is { } left)
             {
                 // Escalating would spend money the budgets no longer have: the answer in hand is served.
                 accepted = true;
@@ -227,6 +247,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
             }
             else
             {
+                inHand = (response, tier);
                 Log.CascadeEscalated(_logger, tier, score.Score, _tiers[tier].AcceptThreshold, score.Reason);
             }
         }
@@ -246,17 +267,14 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
     }
 
     // The room the budget stage outside reports, when it is below the escalation floor; null to escalate.
-    private async ValueTask<decimal?> BudgetTooLowAsync(ChatOptions? options, CancellationToken cancellationToken)
+    private async ValueTask<decimal?> BudgetTooLowAsync(CostCallContext call, CancellationToken cancellationToken)
     {
-        if (_minimumBudgetToEscalate is not { } floor
-            || options?.AdditionalProperties is not { } properties
-            || !properties.TryGetValue(Internal.Budgets.BudgetHeadroom.Property, out object? value)
-            || value is not Internal.Budgets.BudgetHeadroom headroom)
+        if (_minimumBudgetToEscalate is not { } floor || call.Budgets.IsEmpty)
         {
             return null;
         }
 
-        decimal? left = await headroom.RemainingAsync(cancellationToken);
+        decimal? left = await call.GetRemainingBudgetAsync(cancellationToken);
         return left is { } room && room < floor ? room : null;
     }
 
@@ -272,9 +290,9 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
     }
 
     // The caller's options for one tier: its model, the receipt every call is metered onto, and the scope.
-    private ChatOptions TierOptions(int tier, ChatOptions? options, CostReceipt receipt)
+    private ChatOptions TierOptions(int tier, ChatOptions? options, CostCallContext call)
     {
-        ChatOptions forwarded = CacheSettlement.ForwardedOptions(options, receipt);
+        ChatOptions forwarded = call.Forward(options);
         if (_tiers[tier].ModelId is { } model)
         {
             forwarded.ModelId = model;

@@ -16,6 +16,8 @@ internal sealed class CostAwareMetrics : IDisposable
     private readonly Counter<long> _budgetDecisions;
     private readonly Counter<long> _budgetThresholds;
     private readonly Counter<long> _budgetStoreFailures;
+    private readonly Counter<long> _budgetUnpriced;
+    private readonly UpDownCounter<long> _budgetPendingSettles;
     private readonly Counter<long> _batchCalls;
     private readonly Counter<long> _batches;
 
@@ -34,6 +36,8 @@ internal sealed class CostAwareMetrics : IDisposable
         _batchCalls = _meter.CreateCounter<long>("costaware.batch.calls", "{call}", "Deferred calls, by provider and event (deferred, submitted, answered, failed, requeued).");
         _batches = _meter.CreateCounter<long>("costaware.batch.batches", "{batch}", "Provider batches that ended, by provider and final status.");
         _budgetStoreFailures = _meter.CreateCounter<long>("costaware.budget.store_failures", "{operation}", "Budget store operations that failed, by operation and failure mode.");
+        _budgetUnpriced = _meter.CreateCounter<long>("costaware.budget.unpriced", "{call}", "Calls under a budget whose model has no price, by model and what was done (refuse, allow).");
+        _budgetPendingSettles = _meter.CreateUpDownCounter<long>("costaware.budget.pending_settlements", "{settlement}", "Settlements the budget store has not acknowledged yet, retried until it does.");
     }
 
     // Used when a stage is built without DI.
@@ -128,6 +132,16 @@ internal sealed class CostAwareMetrics : IDisposable
         tags.Add("costaware.budget.threshold", threshold);
         _budgetThresholds.Add(1, tags);
     }
+
+    public void RecordBudgetUnpriced(string? model, string action)
+    {
+        TagList tags = default;
+        tags.Add("gen_ai.request.model", model ?? "unknown");
+        tags.Add("costaware.budget.action", action);
+        _budgetUnpriced.Add(1, tags);
+    }
+
+    public void RecordPendingSettlements(long delta) => _budgetPendingSettles.Add(delta);
 
     public void RecordBudgetStoreFailure(string operation, string mode)
     {

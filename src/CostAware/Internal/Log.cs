@@ -27,6 +27,9 @@ internal static partial class Log
     public const int BudgetStreamStoppedEventId = 38;
     public const int BudgetUnpricedEventId = 39;
     public const int BudgetReconfigureFailedEventId = 40;
+    public const int BudgetSettleRetriedEventId = 41;
+    public const int BudgetSettledAtReservationEventId = 42;
+    public const int BudgetUnmeteredEventId = 43;
     public const int CascadeEscalatedEventId = 70;
     public const int CascadeTierFailedEventId = 71;
 
@@ -103,8 +106,20 @@ internal static partial class Log
     public static partial void BudgetStoreFailedClosed(ILogger logger, Exception exception);
 
     [LoggerMessage(BudgetSettleFailedEventId, LogLevel.Error,
-        "Settling {Amount} with the budget store failed: the spend is on the receipt and in the ledger, but not in the budgets; the reservation lapses after ReservationTimeout.")]
-    public static partial void BudgetSettleFailed(ILogger logger, decimal amount, Exception exception);
+        "Settling {Amount} with the budget store failed; it is kept and retried until the store acknowledges it ({Pending} settlements pending).")]
+    public static partial void BudgetSettleFailed(ILogger logger, decimal amount, int pending, Exception exception);
+
+    [LoggerMessage(BudgetSettleRetriedEventId, LogLevel.Information,
+        "The budget store is back: {Count} pending settlements were applied.")]
+    public static partial void BudgetSettleRetried(ILogger logger, int count);
+
+    [LoggerMessage(BudgetSettledAtReservationEventId, LogLevel.Warning,
+        "A call's cost is not all on its receipt ({Reason}); its budgets count it at the {Reserved} it reserved.")]
+    public static partial void BudgetSettledAtReservation(ILogger logger, string reason, decimal reserved);
+
+    [LoggerMessage(BudgetUnmeteredEventId, LogLevel.Warning,
+        "UseBudget() has no UseTokenMetering() inside it: provider calls beyond the first (cascade tiers, judges, retries) are not admitted one by one. Add UseTokenMetering() innermost.")]
+    public static partial void BudgetUnmetered(ILogger logger);
 
     [LoggerMessage(BudgetOverrunEventId, LogLevel.Warning,
         "A call to {Model} cost {Actual}, more than the {Reserved} it reserved; the excess is counted and may take a budget over its limit.")]
@@ -114,9 +129,9 @@ internal static partial class Log
         "Budget {Budget} had no room for more output; the stream was stopped after about {OutputTokens} output tokens.")]
     public static partial void BudgetStreamStopped(ILogger logger, string budget, long outputTokens);
 
-    [LoggerMessage(BudgetUnpricedEventId, LogLevel.Debug,
-        "The model {Model} has no price, so a call to it reserves nothing and budgets count it at what the receipt says it cost.")]
-    public static partial void BudgetUnpriced(ILogger logger, string? model);
+    [LoggerMessage(BudgetUnpricedEventId, LogLevel.Warning,
+        "A call under a budget goes to the model {Model}, which has no price: {Action}. Add it to the price catalog, or map a deployment name to a priced model with CostAware:ModelAliases.")]
+    public static partial void BudgetUnpriced(ILogger logger, string? model, string action);
 
     [LoggerMessage(BudgetReconfigureFailedEventId, LogLevel.Error,
         "The reloaded budget configuration is not valid; the budgets in force are kept.")]

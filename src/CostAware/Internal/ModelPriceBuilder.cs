@@ -81,8 +81,15 @@ internal static class ModelPriceBuilder
             aliases.Add(alias.Trim());
         }
 
+        int? maxOutput = entry.MaxOutputTokens ?? overridden?.MaxOutputTokens;
+        if (maxOutput is <= 0)
+        {
+            throw new PriceCatalogException(source, id, nameof(ModelPriceOptions.MaxOutputTokens), $"is {maxOutput}; a model's output limit must be positive.");
+        }
+
         return new ModelPrice(id.Trim(), provider.Trim(), standard)
         {
+            MaxOutputTokens = maxOutput,
             Batch = batch,
             LongContext = tiers,
             Aliases = aliases,

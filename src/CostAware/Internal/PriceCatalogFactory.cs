@@ -31,9 +31,45 @@ internal static class PriceCatalogFactory
             models.AddRange(PriceCatalogLoader.LoadOptions(options.Prices, "configuration 'CostAware:Prices'", new PriceCatalog(models)));
         }
 
+        if (options.ModelAliases.Count > 0)
+        {
+            models.AddRange(Aliased(options.ModelAliases, new PriceCatalog(models)));
+        }
+
         ModelPrice? defaultPrice = options.DefaultPrice is { } price
             ? ModelPriceBuilder.Build("default", price, "configuration 'CostAware:DefaultPrice'", overridden: null, fallbackProvider: "unknown")
             : null;
         return new PriceCatalog(models, options.UnknownModelPolicy, defaultPrice);
+    }
+
+    // Each aliased model again, with its new names: later entries win in the catalog, under every name.
+    private static IEnumerable<ModelPrice> Aliased(IDictionary<string, string> aliases, PriceCatalog catalog)
+    {
+        const string Source = "configuration 'CostAware:ModelAliases'";
+        Dictionary<ModelPrice, List<string>> added = new(ReferenceEqualityComparer.Instance);
+        foreach (KeyValuePair<string, string> alias in aliases)
+        {
+            if (string.IsNullOrWhiteSpace(alias.Key))
+            {
+                throw new PriceCatalogException(Source, alias.Key ?? string.Empty, null, "an alias is empty.");
+            }
+
+            if (string.IsNullOrWhiteSpace(alias.Value) || !catalog.TryGetPrice(alias.Value.Trim(), out ModelPrice? model))
+            {
+                throw new PriceCatalogException(Source, alias.Key, null, $"names the model '{alias.Value}', which is not in the price catalog.");
+            }
+
+            if (!added.TryGetValue(model, out List<string>? names))
+            {
+                added[model] = names = [.. model.Aliases];
+            }
+
+            names.Add(alias.Key.Trim());
+        }
+
+        foreach (KeyValuePair<ModelPrice, List<string>> pair in added)
+        {
+            yield return pair.Key with { Aliases = pair.Value };
+        }
     }
 }

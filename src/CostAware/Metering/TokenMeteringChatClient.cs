@@ -19,9 +19,10 @@ namespace CostAware;
 /// </para>
 /// <para>
 /// The cost scope comes from <see cref="CostAwareChatOptionsExtensions.WithCostScope"/> and the ambient scope. An outer
-/// CostAware stage may pass its receipt down on the options; then this stage adds to it and leaves recording to that
-/// stage. CostAware's own keys are removed from the options before the provider sees them; the caller's options are
-/// never mutated.
+/// CostAware stage passes its <see cref="CostCallContext"/> down on the options; then this stage adds to its receipt and
+/// leaves recording to that stage, and asks the budgets that admitted the call for room before each provider call
+/// (<see cref="CostCallContext.AdmitProviderCallAsync"/>), so that no provider call escapes them. CostAware's own keys
+/// are removed from the options before the provider sees them; the caller's options are never mutated.
 /// </para>
 /// <para>A stream is metered exactly once, when it ends, fails or is abandoned by its consumer. This type is thread-safe.</para>
 /// </remarks>
@@ -91,19 +92,30 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         CallContext call = Prepare(options);
-        ChatResponse response = await base.GetResponseAsync(messages, call.Forwarded, cancellationToken);
-        CostReceipt? inner = response.GetCostReceipt();
-        (response.AdditionalProperties ??= [])[CostAwareProperties.Receipt] = call.Receipt;
-        if (inner is { Entries.Length: > 0 } && !ReferenceEquals(inner, call.Receipt))
+        bool adopted = false;
+        try
         {
-            Adopt(call, inner);
-        }
-        else
-        {
-            await SettleAsync(call, messages, response.Usage, response.ModelId, response, streamedText: null, cancellationToken);
-        }
+            // Every real provider call is admitted by the budgets that hold the call, before it is paid for.
+            using IDisposable lease = await AdmitAsync(call, messages, cancellationToken);
+            ChatResponse response = await base.GetResponseAsync(messages, call.Forwarded, cancellationToken);
+            CostReceipt? inner = response.GetCostReceipt();
+            (response.AdditionalProperties ??= [])[CostAwareProperties.Receipt] = call.Receipt;
+            if (inner is { Entries.Length: > 0 } && !ReferenceEquals(inner, call.Receipt))
+            {
+                adopted = true;
+                Adopt(call, inner);
+            }
+            else
+            {
+                await SettleAsync(call, messages, response.Usage, response.ModelId, response, streamedText: null, cancellationToken);
+            }
 
-        return response;
+            return response;
+        }
+        finally
+        {
+            await FinishAsync(call, record: !adopted);
+        }
     }
 
     /// <inheritdoc />
@@ -127,6 +139,7 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         CallContext call = Prepare(options);
+        IDisposable? lease = null;
         UsageDetails? usage = null;
         StringBuilder? text = null;
         string? modelId = null;
@@ -135,10 +148,11 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         bool started = false;
         CostReceipt? inner = null;
 
-        IAsyncEnumerator<ChatResponseUpdate> updates = base.GetStreamingResponseAsync(messages, call.Forwarded, cancellationToken)
-            .GetAsyncEnumerator(cancellationToken);
+        IAsyncEnumerator<ChatResponseUpdate>? updates = null;
         try
         {
+            lease = await AdmitAsync(call, messages, cancellationToken);
+            updates = base.GetStreamingResponseAsync(messages, call.Forwarded, cancellationToken).GetAsyncEnumerator(cancellationToken);
             while (await updates.MoveNextAsync())
             {
                 ChatResponseUpdate update = updates.Current;
@@ -175,17 +189,25 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         {
             // Runs on completion, on a provider error, and when the consumer stops early: the tokens produced so far
             // were paid for either way, so they are metered exactly once.
-            await updates.DisposeAsync();
+            if (updates is not null)
+            {
+                await updates.DisposeAsync();
+            }
+
             // A stream that failed before its first update was refused by the provider, like a non-streaming call
             // that threw, and is not metered; one that produced anything is.
-            if (inner is { Entries.Length: > 0 })
+            bool adopted = inner is { Entries.Length: > 0 };
+            if (adopted)
             {
-                Adopt(call, inner);
+                Adopt(call, inner!);
             }
             else if (started)
             {
                 await SettleAsync(call, messages, usage, modelId, response: null, text, CancellationToken.None);
             }
+
+            lease?.Dispose();
+            await FinishAsync(call, record: !adopted);
         }
 
         yield return new ChatResponseUpdate
@@ -218,7 +240,7 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
 
         bool isStreaming = response is null;
         CostReceiptEntry entry = _pricer.Price(
-            CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, call.Batch, _timeProvider.GetUtcNow(), StageName, mayThrow: !isStreaming);
+            CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, batch: false, _timeProvider.GetUtcNow(), StageName, mayThrow: !isStreaming);
         await CompleteAsync(call, entry, isStreaming, cancellationToken);
     }
 
@@ -244,10 +266,9 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
 
     private CallContext Prepare(ChatOptions? options)
     {
-        // The provider sees the caller's keys only; CostAware's are read here and not forwarded.
-        AdditionalPropertiesDictionary? properties = options?.AdditionalProperties;
-        CostReceipt? receipt = properties?.TryGetValue(CostAwareProperties.Receipt, out object? value) == true ? value as CostReceipt : null;
-        bool batch = properties?.TryGetValue(CostAwareProperties.Batch, out object? flag) == true && flag is true;
+        // The receipt and scope come from the context an outer stage opened, or a new one; nothing else a caller puts
+        // under CostAware's keys is read. The provider sees the caller's keys only.
+        CostCallContext context = CostCallContext.FindOrOpen(options, _timeProvider, out bool owned);
         ChatOptions? forwarded = OwnKeys.Without(options);
 
         string? requestModel = options?.ModelId ?? Metadata.DefaultModelId;
@@ -257,14 +278,29 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
             throw CallPricer.UnknownModel(requestModel);
         }
 
-        bool owned = receipt is null;
-        if (owned)
+        return new CallContext(forwarded, context, owned, requestModel);
+    }
+
+    private static ValueTask<IDisposable> AdmitAsync(CallContext call, IEnumerable<ChatMessage> messages, CancellationToken cancellationToken) =>
+        call.Context.Budgets.IsEmpty
+            ? new ValueTask<IDisposable>(NoLease.Instance)
+            : call.Context.AdmitProviderCallAsync(messages, call.Forwarded, call.RequestModel, batch: false, cancellationToken);
+
+    // A context this stage opened is recorded (once, when this stage metered something: an adopted receipt was recorded
+    // by the stage that opened it) and closed when the call is over.
+    private async ValueTask FinishAsync(CallContext call, bool record)
+    {
+        if (!call.Owned)
         {
-            DateTimeOffset now = _timeProvider.GetUtcNow();
-            receipt = new CostReceipt(ReceiptIds.Next(now), options.ResolveCostScope(), now);
+            return;
         }
 
-        return new CallContext(forwarded, receipt!, owned, batch, requestModel);
+        if (record && _recordToLedger && _ledger is not null && call.Receipt.Entries.Length > 0)
+        {
+            await LedgerRecording.RecordAsync(_ledger, call.Receipt, _logger);
+        }
+
+        call.Context.Close();
     }
 
     private async ValueTask CompleteAsync(CallContext call, CostReceiptEntry entry, bool isStreaming, CancellationToken cancellationToken)
@@ -294,12 +330,19 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
                 Log.CallbackFailed(_logger, receipt.Id, ex);
             }
         }
-
-        if (call.Owned && _recordToLedger && _ledger is not null)
-        {
-            await LedgerRecording.RecordAsync(_ledger, receipt, _logger);
-        }
     }
 
-    private readonly record struct CallContext(ChatOptions? Forwarded, CostReceipt Receipt, bool Owned, bool Batch, string? RequestModel);
+    private readonly record struct CallContext(ChatOptions? Forwarded, CostCallContext Context, bool Owned, string? RequestModel)
+    {
+        public CostReceipt Receipt => Context.Receipt;
+    }
+
+    private sealed class NoLease : IDisposable
+    {
+        public static readonly NoLease Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
 }

@@ -30,6 +30,10 @@ public sealed class ModelPriceOptions
     /// <value>The default value is <see langword="null"/>: the loader records the file or configuration path.</value>
     public string? Source { get; set; }
 
+    /// <summary>Gets or sets the most output tokens the model produces in one call; budgets reserve (and ask for) no more.</summary>
+    /// <value>The default value is <see langword="null"/>: unknown, or the overridden entry's.</value>
+    public int? MaxOutputTokens { get; set; }
+
     /// <summary>Gets or sets the price of uncached input tokens. Required.</summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public decimal? Input { get; set; }

@@ -187,6 +187,7 @@ public static partial class PriceCatalogLoader
                     Reasoning = LiteLlmPrice(property, "output_cost_per_reasoning_token", sourceName),
                     BatchInput = LiteLlmPrice(property, "input_cost_per_token_batches", sourceName),
                     BatchOutput = LiteLlmPrice(property, "output_cost_per_token_batches", sourceName),
+                    MaxOutputTokens = LiteLlmTokens(property, "max_output_tokens"),
                 };
 
                 string bare = Bare(property.Name);
@@ -281,6 +282,13 @@ public static partial class PriceCatalogLoader
                 }
 
                 return;
+            case "MAXOUTPUTTOKENS" when !isTier:
+                if (!int.TryParse(field.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int limit) || limit <= 0)
+                {
+                    throw new PriceCatalogException(source, entry, name, $"'{field.Value}' is not a positive whole number of tokens.");
+                }
+
+                return;
             case "ABOVEINPUTTOKENS" when isTier:
                 if (!long.TryParse(field.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
                 {
@@ -300,6 +308,12 @@ public static partial class PriceCatalogLoader
                 throw new PriceCatalogException(source, entry, name, "is not a known field.");
         }
     }
+
+    // A token limit, when the table gives a positive whole number; anything else (absent, null, a string) is unknown.
+    private static int? LiteLlmTokens(JsonProperty entry, string field) =>
+        entry.Value.TryGetProperty(field, out JsonElement value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int tokens) && tokens > 0
+            ? tokens
+            : null;
 
     private static decimal? LiteLlmPrice(JsonProperty entry, string field, string source) =>
         entry.Value.TryGetProperty(field, out JsonElement value) ? LiteLlmPrice(entry.Name, field, value, source) : null;

@@ -43,8 +43,9 @@ public sealed class TiktokenTokenEstimator : ITokenEstimator
     public static string GetEncodingName(string? modelId) => UsesCl100k(modelId) ? "cl100k_base" : "o200k_base";
 
     /// <inheritdoc />
+    /// <remarks>Counting takes time linear in the length of the text, whatever it holds (see <c>docs/token-estimation.md</c>).</remarks>
     public int CountTokens(ReadOnlySpan<char> text, string? modelId) =>
-        text.IsEmpty ? 0 : TokenizerFor(modelId).CountTokens(text);
+        text.IsEmpty ? 0 : Count(TokenizerFor(modelId), text);
 
     /// <inheritdoc />
     /// <exception cref="ArgumentNullException"><paramref name="messages"/> is <see langword="null"/>.</exception>
@@ -55,7 +56,7 @@ public sealed class TiktokenTokenEstimator : ITokenEstimator
         int total = ReplyPriming;
         if (options?.Instructions is { Length: > 0 } instructions)
         {
-            total += TokensPerMessage + tokenizer.CountTokens(instructions);
+            total += TokensPerMessage + Count(tokenizer, instructions);
         }
 
         foreach (ChatMessage message in messages)
@@ -63,7 +64,7 @@ public sealed class TiktokenTokenEstimator : ITokenEstimator
             total += TokensPerMessage;
             if (message.AuthorName is { Length: > 0 } name)
             {
-                total += TokensPerName + tokenizer.CountTokens(name);
+                total += TokensPerName + Count(tokenizer, name);
             }
 
             foreach (AIContent content in message.Contents)
@@ -76,17 +77,17 @@ public sealed class TiktokenTokenEstimator : ITokenEstimator
         {
             foreach (AITool tool in tools)
             {
-                total += TokensPerTool + tokenizer.CountTokens(tool.Name) + (tool.Description is { Length: > 0 } d ? tokenizer.CountTokens(d) : 0);
+                total += TokensPerTool + Count(tokenizer, tool.Name) + (tool.Description is { Length: > 0 } d ? Count(tokenizer, d) : 0);
                 if (tool is AIFunctionDeclaration function)
                 {
-                    total += tokenizer.CountTokens(function.JsonSchema.GetRawText());
+                    total += Count(tokenizer, function.JsonSchema.GetRawText());
                 }
             }
         }
 
         if (options?.ResponseFormat is ChatResponseFormatJson { Schema: { } schema })
         {
-            total += tokenizer.CountTokens(schema.GetRawText());
+            total += Count(tokenizer, schema.GetRawText());
         }
 
         return total;
@@ -94,20 +95,57 @@ public sealed class TiktokenTokenEstimator : ITokenEstimator
 
     private static int CountContent(Tokenizer tokenizer, AIContent content) => content switch
     {
-        TextContent text => tokenizer.CountTokens(text.Text),
-        TextReasoningContent reasoning => tokenizer.CountTokens(reasoning.Text),
-        FunctionCallContent call => tokenizer.CountTokens(call.Name)
-            + (call.Arguments is null ? 0 : tokenizer.CountTokens(JsonSerializer.Serialize(call.Arguments, CompactJson))),
+        TextContent text => Count(tokenizer, text.Text),
+        TextReasoningContent reasoning => Count(tokenizer, reasoning.Text),
+        FunctionCallContent call => Count(tokenizer, call.Name)
+            + (call.Arguments is null ? 0 : Count(tokenizer, JsonSerializer.Serialize(call.Arguments, CompactJson))),
         FunctionResultContent result => result.Result switch
         {
             null => 0,
-            string s => tokenizer.CountTokens(s),
-            _ => tokenizer.CountTokens(JsonSerializer.Serialize(result.Result, CompactJson)),
+            string s => Count(tokenizer, s),
+            _ => Count(tokenizer, JsonSerializer.Serialize(result.Result, CompactJson)),
         },
         DataContent data when data.HasTopLevelMediaType("image") => TokensPerImage,
         UriContent uri when uri.HasTopLevelMediaType("image") => TokensPerImage,
         _ => 0,
     };
+
+    // Byte-pair merging is quadratic in the length of one pre-token, and a run of one character (or any long word
+    // without a break) is a single pre-token: a megabyte of 'a' took minutes, on the caller's thread, before a budget
+    // could refuse it. So text is counted in pieces of at most MaxPiece characters, cut just before a whitespace
+    // character that follows a non-whitespace one (where the pre-tokenizer cuts anyway, so ordinary text counts the
+    // same), and cut hard only inside a run with no such place (a token or so of difference per cut).
+    // Counting is then linear in the length of any input.
+    internal const int MaxPiece = 512;
+
+    internal static int Count(Tokenizer tokenizer, ReadOnlySpan<char> text)
+    {
+        int total = 0;
+        while (text.Length > MaxPiece)
+        {
+            int cut = CutPoint(text[..(MaxPiece + 1)]);
+            total += tokenizer.CountTokens(text[..cut]);
+            text = text[cut..];
+        }
+
+        return total + tokenizer.CountTokens(text);
+    }
+
+    // Where to end the next piece: the last whitespace after a non-whitespace character in the window's second half,
+    // or the window's end (one less, so as not to split a surrogate pair).
+    internal static int CutPoint(ReadOnlySpan<char> window)
+    {
+        int end = window.Length - 1;
+        for (int i = end; i > end / 2; i--)
+        {
+            if (char.IsWhiteSpace(window[i]) && !char.IsWhiteSpace(window[i - 1]))
+            {
+                return i;
+            }
+        }
+
+        return char.IsHighSurrogate(window[end - 1]) ? end - 1 : end;
+    }
 
     private static Tokenizer TokenizerFor(string? modelId) => UsesCl100k(modelId) ? Cl100k.Value : O200k.Value;
 

@@ -519,8 +519,12 @@ public class BudgetChatClientTests
 
         Assert.Equal(0.00045m, response.GetCostReceipt()!.Spent);
         Assert.Contains(_logs.GetSnapshot(), r => r.Id.Id == Log.BudgetStoreFailedOpenEventId && r.Level == LogLevel.Warning);
-        CollectedMeasurement<long> failure = Assert.Single(failures.GetMeasurementSnapshot());
+        CollectedMeasurement<long> failure = Assert.Single(failures.GetMeasurementSnapshot(), m => (string?)m.Tags["costaware.budget.operation"] == "reserve");
         Assert.Equal("fail_open", failure.Tags["costaware.budget.failure_mode"]);
+
+        // What the call spent is not dropped: its settlement waits for the store and is retried until it answers.
+        Assert.Contains(failures.GetMeasurementSnapshot(), m => (string?)m.Tags["costaware.budget.operation"] == "settle" && (string?)m.Tags["costaware.budget.failure_mode"] == "retried");
+        Assert.Equal(1, client.GetService<BudgetChatClient>()!.PendingSettlements);
     }
 
     [Fact]

@@ -91,15 +91,16 @@ public class TokenMeteringChatClientTests
     }
 
     [Fact]
-    public async Task GetResponseAsync_OuterReceiptOnOptions_AddsToItAndLeavesRecordingToOwner()
+    public async Task GetResponseAsync_OuterCallContext_AddsToItsReceiptAndLeavesRecordingToOwner()
     {
         TestChatClient inner = new() { GetResponseAsyncCallback = (_, o, _) => Task.FromResult(Answer("a", 1_000_000, 0, o!.ModelId)) };
         using IChatClient client = Meter(inner);
-        CostReceipt outer = new(Guid.NewGuid(), new CostScope { Tenant = "acme" }, Now);
+        CostCallContext context = CostCallContext.FindOrOpen(new ChatOptions().WithCostScope(new CostScope { Tenant = "acme" }), new FakeTimeProvider(Now), out _);
+        CostReceipt outer = context.Receipt;
 
         // A cascade's two calls land on one receipt and add up.
-        ChatOptions cheap = new() { ModelId = "gpt-4o-mini", AdditionalProperties = new() { [CostAwareProperties.Receipt] = outer } };
-        ChatOptions strong = new() { ModelId = "gpt-4o", AdditionalProperties = new() { [CostAwareProperties.Receipt] = outer } };
+        ChatOptions cheap = context.Forward(new ChatOptions { ModelId = "gpt-4o-mini" });
+        ChatOptions strong = context.Forward(new ChatOptions { ModelId = "gpt-4o" });
         ChatResponse first = await client.GetResponseAsync("q", cheap);
         ChatResponse second = await client.GetResponseAsync("q", strong);
 
@@ -110,16 +111,49 @@ public class TokenMeteringChatClientTests
     }
 
     [Fact]
-    public async Task GetResponseAsync_BatchMarker_BilledAtBatchPrices()
+    public async Task GetResponseAsync_SpoofedBatchKey_BilledAtSynchronousPrices()
     {
+        // A synchronous call is billed at synchronous prices, whatever a caller writes under CostAware's keys.
         TestChatClient inner = new() { GetResponseAsyncCallback = (_, _, _) => Task.FromResult(Answer("a", 1_000_000, 1_000_000)) };
         using IChatClient client = Meter(inner);
 
-        ChatResponse response = await client.GetResponseAsync("q", new ChatOptions { AdditionalProperties = new() { [CostAwareProperties.Batch] = true } });
+        ChatResponse response = await client.GetResponseAsync("q", new ChatOptions { AdditionalProperties = new() { ["costaware.batch"] = true } });
 
         CostReceiptEntry entry = Assert.Single(response.GetCostReceipt()!.Entries);
-        Assert.True(entry.IsBatch);
-        Assert.Equal(6.25m, entry.Cost!.Value.Total);
+        Assert.False(entry.IsBatch);
+        Assert.Equal(12.5m, entry.Cost!.Value.Total);
+        Assert.False(inner.LastOptions!.AdditionalProperties?.ContainsKey("costaware.batch") ?? false);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_SpoofedReceiptOnOptions_IgnoredAndOwnReceiptRecorded()
+    {
+        TestChatClient inner = new() { GetResponseAsyncCallback = (_, _, _) => Task.FromResult(Answer("a", 1_000, 1_000)) };
+        using IChatClient client = Meter(inner);
+        CostReceipt planted = new(Guid.NewGuid(), new CostScope { Tenant = "victim" }, Now);
+
+        ChatResponse response = await client.GetResponseAsync(
+            "q", new ChatOptions { AdditionalProperties = new() { [CostAwareProperties.Receipt] = planted } }.WithCostScope(new CostScope { Tenant = "caller" }));
+
+        Assert.Empty(planted.Entries);
+        CostReceipt receipt = response.GetCostReceipt()!;
+        Assert.NotSame(planted, receipt);
+        Assert.Equal("caller", receipt.Scope.Tenant);
+        Assert.Equal("caller", Assert.Single(await _ledger.QueryAsync(CostLedgerQuery.All).ToListAsync()).Scope.Tenant);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_ScopeKeyHoldsAString_ThrowsInsteadOfRunningUnscoped()
+    {
+        TestChatClient inner = new() { GetResponseAsyncCallback = (_, _, _) => Task.FromResult(Answer("a", 1, 1)) };
+        using IChatClient client = Meter(inner);
+
+        ArgumentException error = await Assert.ThrowsAsync<ArgumentException>(
+            () => client.GetResponseAsync("q", new ChatOptions { AdditionalProperties = new() { [CostAwareProperties.Scope] = "acme" } }));
+
+        Assert.Contains("costaware.scope", error.Message, StringComparison.Ordinal);
+        Assert.Contains("WithCostScope", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, inner.Calls);
     }
 
     [Fact]

@@ -1,11 +1,10 @@
-using CostAware.Internal.PromptCache;
 using Microsoft.Extensions.AI;
 
 namespace CostAware.Internal.Semantic;
 
-// One request the semantic cache handles: its text and embedding, where it is matched and stored, and its receipt.
+// One request the semantic cache handles: its text and embedding, where it is matched and stored, and the call context it is charged on.
 internal sealed class SemanticRequest(
-    string query, string group, string partition, float threshold, bool verify, CacheControl? control, CostReceipt receipt, bool ownsReceipt, ChatOptions? options)
+    string query, string group, string partition, float threshold, bool verify, CacheControl? control, CostCallContext context, bool ownsContext, ChatOptions? options)
 {
     public string Query => query;
 
@@ -23,11 +22,15 @@ internal sealed class SemanticRequest(
 
     public TimeSpan? TimeToLive => control?.TimeToLive;
 
-    public CostReceipt Receipt => receipt;
+    public CostCallContext Context => context;
 
-    public bool OwnsReceipt => ownsReceipt;
+    public CostReceipt Receipt => context.Receipt;
+
+    public bool OwnsReceipt => ownsContext;
+
+    public ChatOptions? Options => options;
 
     public float[]? Vector { get; set; }
 
-    public ChatOptions CreateForwardedOptions() => CacheSettlement.ForwardedOptions(options, receipt);
+    public ChatOptions CreateForwardedOptions() => context.Forward(options);
 }

@@ -16,10 +16,14 @@ internal sealed class CompiledBudget
     private readonly Dictionary<string, long> _scopeLimits;
     private readonly long _bucketMs;
     private readonly bool _poolUnscoped;
+    private readonly string _keyName;
 
     public CompiledBudget(string name, BudgetDefinition definition)
     {
         Name = name;
+        StringBuilder keyName = new();
+        AppendEscaped(keyName, name);
+        _keyName = keyName.ToString();
         _per = [.. definition.Per];
         _where = [.. definition.Where];
         Window = definition.Window;
@@ -80,7 +84,9 @@ internal sealed class CompiledBudget
     }
 
     // The values of the Per dimensions joined with '/', each escaped so that no two scopes share a key; '-' for an
-    // unset value.
+    // unset value. The key must also stay apart once a store encodes it as UTF-8 (Redis does): a lone surrogate, which
+    // UTF-8 cannot carry and would turn into U+FFFD, is written as %uXXXX, so "x\uD800" and "x\uD801" keep two counters
+    // in every store.
     public string ScopeValues(CostScope scope)
     {
         if (_per.Length == 0)
@@ -101,23 +107,40 @@ internal sealed class CompiledBudget
             {
                 _ = text.Append('-');
             }
+            else if (value == "-")
+            {
+                _ = text.Append("%2D");
+            }
             else
             {
-                foreach (char c in value)
-                {
-                    _ = c switch
-                    {
-                        '%' => text.Append("%25"),
-                        '/' => text.Append("%2F"),
-                        '|' => text.Append("%7C"),
-                        '-' when value.Length == 1 => text.Append("%2D"),
-                        _ => text.Append(c),
-                    };
-                }
+                AppendEscaped(text, value);
             }
         }
 
         return text.ToString();
+    }
+
+    // '%', '/' and '|' are the key's own separators and escape character; lone surrogates cannot be encoded as UTF-8.
+    internal static void AppendEscaped(StringBuilder text, string value)
+    {
+        for (int i = 0; i < value.Length; i++)
+        {
+            char c = value[i];
+            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                _ = text.Append(c).Append(value[++i]);
+                continue;
+            }
+
+            _ = c switch
+            {
+                '%' => text.Append("%25"),
+                '/' => text.Append("%2F"),
+                '|' => text.Append("%7C"),
+                _ when char.IsSurrogate(c) => text.Append("%u").Append(((int)c).ToString("X4", CultureInfo.InvariantCulture)),
+                _ => text.Append(c),
+            };
+        }
     }
 
     public string ScopeKey(CostScope scope)
@@ -142,7 +165,7 @@ internal sealed class CompiledBudget
     {
         string values = ScopeValues(scope);
         period = Period(now);
-        string prefix = string.Concat(Name, "|", values, "|");
+        string prefix = string.Concat(_keyName, "|", values, "|");
         string[] windowKeys = [];
         if (Window == BudgetWindow.Rolling)
         {

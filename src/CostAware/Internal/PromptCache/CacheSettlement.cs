@@ -1,4 +1,5 @@
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
 
 namespace CostAware.Internal.PromptCache;
 
@@ -69,30 +70,33 @@ internal static class CacheSettlement
         AdditionalProperties = new() { [CostAwareProperties.Receipt] = receipt },
     };
 
-    // The options the inner stages see on a miss: the caller's, with the receipt and the resolved scope made explicit
-    // (written out because the miss may run on another thread).
-    public static ChatOptions ForwardedOptions(ChatOptions? options, CostReceipt receipt)
+    // The opener's last step, once no work charges the call any more: record the receipt (once) and close the
+    // context. When the caller left while work still runs (a shared miss another caller waits for, a provider call
+    // finishing), this happens when that work ends, in the background.
+    public static ValueTask CompleteAsync(CostCallContext context, ICostLedger? ledger, ILogger logger)
     {
-        ChatOptions forwarded = options?.Clone() ?? new ChatOptions();
-        AdditionalPropertiesDictionary properties = forwarded.AdditionalProperties is { } existing ? new(existing) : [];
-        properties[CostAwareProperties.Receipt] = receipt;
-        properties[CostAwareProperties.Scope] = receipt.Scope;
-        forwarded.AdditionalProperties = properties;
-        return forwarded;
-    }
-
-    // The receipt a cache stage charges: an outer stage's, passed on the options, or a new one this stage owns.
-    public static CostReceipt ResolveReceipt(ChatOptions? options, TimeProvider timeProvider, out bool owned)
-    {
-        if (options?.AdditionalProperties is { } properties
-            && properties.TryGetValue(CostAwareProperties.Receipt, out object? value) && value is CostReceipt outer)
+        if (!context.HasPendingWork)
         {
-            owned = false;
-            return outer;
+            return RecordAndCloseAsync(context, ledger, logger);
         }
 
-        owned = true;
-        DateTimeOffset now = timeProvider.GetUtcNow();
-        return new CostReceipt(ReceiptIds.Next(now), options.ResolveCostScope(), now);
+        _ = CompleteWhenIdleAsync(context, ledger, logger);
+        return ValueTask.CompletedTask;
+    }
+
+    private static async Task CompleteWhenIdleAsync(CostCallContext context, ICostLedger? ledger, ILogger logger)
+    {
+        await context.WhenIdleAsync().ConfigureAwait(false);
+        await RecordAndCloseAsync(context, ledger, logger).ConfigureAwait(false);
+    }
+
+    private static async ValueTask RecordAndCloseAsync(CostCallContext context, ICostLedger? ledger, ILogger logger)
+    {
+        if (ledger is not null && context.Receipt.Entries.Length > 0)
+        {
+            await LedgerRecording.RecordAsync(ledger, context.Receipt, logger);
+        }
+
+        context.Close();
     }
 }

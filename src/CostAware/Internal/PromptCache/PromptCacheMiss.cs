@@ -11,6 +11,8 @@ internal sealed class PromptCacheMiss : IDisposable
     private readonly TaskCompletionSource? _started;
     private volatile bool _hasStarted;
     private volatile bool _abandoned;
+    private IDisposable? _work;
+    private int _claim;
 
     public PromptCacheMiss(PromptCacheChatClient owner, IEnumerable<ChatMessage> messages, PromptCacheRequest request, bool streaming)
     {
@@ -18,6 +20,10 @@ internal sealed class PromptCacheMiss : IDisposable
         Messages = messages;
         Request = request;
         Context = ExecutionContext.Capture();
+
+        // Registered before the lookup starts: a factory that runs with this state charges this caller's receipt, so
+        // the receipt is not settled until that factory has ended, even if this caller stopped waiting for it.
+        _work = request.Context.BeginWork();
         if (streaming)
         {
             _abandon = new CancellationTokenSource();
@@ -50,6 +56,23 @@ internal sealed class PromptCacheMiss : IDisposable
 
     // The live answer, for the caller that paid for it.
     public ChatResponse? Response { get; set; }
+
+    // The factory claims the miss when it starts. A caller that already left (cancelled, or was answered another way)
+    // has settled its receipt, so the factory must not charge it: it fails the shared lookup as "not stored", and the
+    // callers still waiting ask the provider themselves.
+    public bool TryClaim() => Interlocked.CompareExchange(ref _claim, 1, 0) == 0;
+
+    // The caller's lookup is over. Unless the factory claimed the miss (and releases the work when it ends), nothing
+    // will charge the receipt any more.
+    public void Leave()
+    {
+        if (Interlocked.CompareExchange(ref _claim, 2, 0) == 0)
+        {
+            ReleaseWork();
+        }
+    }
+
+    public void ReleaseWork() => Interlocked.Exchange(ref _work, null)?.Dispose();
 
     public void MarkStarted()
     {

@@ -3,9 +3,9 @@ using Microsoft.Extensions.Caching.Hybrid;
 
 namespace CostAware.Internal.PromptCache;
 
-// One cacheable request as the stage sees it: its key, where it is stored, and the receipt it is charged on.
+// One cacheable request as the stage sees it: its key, where it is stored, and the call context it is charged on.
 internal sealed class PromptCacheRequest(
-    string key, string[] tags, HybridCacheEntryOptions entryOptions, CostReceipt receipt, bool ownsReceipt, ChatOptions? options)
+    string key, string[] tags, HybridCacheEntryOptions entryOptions, CostCallContext context, bool ownsContext, ChatOptions? options)
 {
     public string Key => key;
 
@@ -13,9 +13,13 @@ internal sealed class PromptCacheRequest(
 
     public HybridCacheEntryOptions EntryOptions => entryOptions;
 
-    public CostReceipt Receipt => receipt;
+    public CostCallContext Context => context;
 
-    public bool OwnsReceipt => ownsReceipt;
+    public CostReceipt Receipt => context.Receipt;
 
-    public ChatOptions CreateForwardedOptions() => CacheSettlement.ForwardedOptions(options, receipt);
+    public bool OwnsReceipt => ownsContext;
+
+    public ChatOptions? Options => options;
+
+    public ChatOptions CreateForwardedOptions() => context.Forward(options);
 }

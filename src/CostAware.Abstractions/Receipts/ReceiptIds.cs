@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 
-namespace CostAware.Internal;
+namespace CostAware;
 
 // Time-ordered, UUID version 7 receipt ids without a call into the OS random source per receipt: 48 bits of Unix
 // milliseconds, then a random 32-bit process prefix drawn once, then a 42-bit counter. Unique within a process by the

@@ -1,6 +1,4 @@
-using CostAware.Internal;
-
-namespace CostAware.Tests.Metering;
+namespace CostAware.Abstractions.Tests.Receipts;
 
 public class ReceiptIdsTests
 {
