@@ -107,6 +107,29 @@ public sealed class BatchDeferralChatClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetResponseAsync_ResultWithoutUsage_BilledAtEstimatedTokensAndMarkedEstimated()
+    {
+        DeferralCoordinator coordinator = Coordinator();
+        using IChatClient client = Stage(coordinator);
+
+        Task<ChatResponse> call = client.GetResponseAsync("Summarise the quarterly report in one paragraph.", Deferred());
+        await PumpUntilAsync(coordinator, () => !_server.Batches.IsEmpty, TimeSpan.FromMinutes(1));
+        _server.CompleteAll(Assert.Single(_server.Batches.Keys), _ => "Revenue grew four percent; costs were flat.", withUsage: false);
+        await PumpUntilAsync(coordinator, () => call.IsCompleted, TimeSpan.FromMinutes(1));
+
+        // The provider billed the call; a $0 exact entry would hide that. The input is counted from the request sent,
+        // the output from the answer, at batch prices.
+        CostReceiptEntry entry = Assert.Single((await call).GetCostReceipt()!.Entries);
+        Assert.True(entry.IsEstimated);
+        Assert.True(entry.IsBatch);
+        Assert.True(entry.Tokens.Input > 10, $"input {entry.Tokens.Input}");
+        Assert.Equal(TiktokenTokenEstimator.Default.CountTokens("Revenue grew four percent; costs were flat.", Model), entry.Tokens.Output);
+        Assert.True(entry.Cost!.Value.Total > 0m);
+        CostLedgerRecord row = Assert.Single(await _ledger.QueryAsync(CostLedgerQuery.All).ToListAsync());
+        Assert.True(row.Entry.IsEstimated);
+    }
+
+    [Fact]
     public async Task Metrics_CountCallsByEventAndBatchesByStatus()
     {
         using ServiceProvider services = new ServiceCollection().AddMetrics().BuildServiceProvider();

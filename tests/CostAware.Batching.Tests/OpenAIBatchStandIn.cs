@@ -68,7 +68,8 @@ internal sealed class OpenAIBatchStandIn : IAsyncDisposable
     }
 
     // Completes a batch: every input line answered with a chat.completion whose text is produced from its question.
-    public void CompleteAll(string batchId, Func<string, string> answer, int inputTokens = 20, int outputTokens = 5)
+    // Without usage, the completions carry no usage block (some gateways and replays leave it out).
+    public void CompleteAll(string batchId, Func<string, string> answer, int inputTokens = 20, int outputTokens = 5, bool withUsage = true)
     {
         List<string> output = [];
         bool responses = Batches[batchId]["endpoint"]!.GetValue<string>() == "/v1/responses";
@@ -113,6 +114,11 @@ internal sealed class OpenAIBatchStandIn : IAsyncDisposable
                 ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = answer(question) }, ["finish_reason"] = "stop" }),
                 ["usage"] = new JsonObject { ["prompt_tokens"] = inputTokens, ["completion_tokens"] = outputTokens, ["total_tokens"] = inputTokens + outputTokens },
             };
+            if (!withUsage)
+            {
+                _ = completion.Remove("usage");
+            }
+
             output.Add(new JsonObject { ["id"] = "r-" + line["custom_id"]!.GetValue<string>(), ["custom_id"] = line["custom_id"]!.DeepClone(), ["response"] = new JsonObject { ["status_code"] = 200, ["body"] = completion }, ["error"] = null }.ToJsonString());
         }
 

@@ -157,4 +157,30 @@ public class ModelPriceTests
             return model.CalculateCost(tokens, batch: true).Total * 2 == model.CalculateCost(tokens).Total;
         });
     }
+
+    [Fact]
+    public void CalculateWorstCaseCost_NeverBelowTheCostOfAnySplitOfTheSameTokens()
+    {
+        // However a provider bills the input (cached, written to a 5-minute or 1-hour cache) and the output (visible or
+        // reasoning), the call never costs more than its reservation.
+        Tokens.Sample(tokens =>
+            Sonnet.CalculateWorstCaseCost(tokens.Input, tokens.Output) >= Sonnet.CalculateCost(tokens).Total
+            && Sonnet.CalculateWorstCaseCost(tokens.Input, tokens.Output, batch: true) >= Sonnet.CalculateCost(tokens, batch: true).Total);
+    }
+
+    [Fact]
+    public void CalculateWorstCaseCost_AllInputAsOneHourCacheWrites_IsTheWorstCase()
+    {
+        // 1,000 input tokens all written to the one-hour cache ($6) and 100 output tokens ($15), per million.
+        Assert.Equal(0.0075m, Sonnet.CalculateWorstCaseCost(1_000, 100));
+        Assert.Equal(Sonnet.CalculateCost(new TokenCounts { Input = 1_000, CacheWrite1h = 1_000, Output = 100 }).Total, Sonnet.CalculateWorstCaseCost(1_000, 100));
+        _ = Assert.Throws<ArgumentOutOfRangeException>(() => Sonnet.CalculateWorstCaseCost(-1, 0));
+    }
+
+    [Fact]
+    public void MaxOutputTokens_MustBePositive()
+    {
+        _ = Assert.Throws<ArgumentOutOfRangeException>(() => Sonnet with { MaxOutputTokens = 0 });
+        Assert.Equal(64_000, (Sonnet with { MaxOutputTokens = 64_000 }).MaxOutputTokens);
+    }
 }

@@ -22,6 +22,32 @@ public class CompiledBudgetTests
         });
     }
 
+    // Any UTF-16 string, lone surrogates included (they reach CostScope from JSON, headers, user input).
+    private static readonly Gen<string?> AnyValue = Gen.Select(Gen.Int[0, 4], Gen.String[Gen.Char[(char)0x20, (char)0xFFFF], 0, 4], Gen.String[Gen.Char["x\uD800\uD801\uDC00/%|-"], 0, 4])
+        .Select(static t => t.Item1 switch { 0 => null, 1 => t.Item2, _ => t.Item3 });
+
+    [Fact]
+    public void ScopeValues_DifferentScopes_DifferentKeysOnceEncodedAsUtf8()
+    {
+        // Redis stores keys as UTF-8, which turns every lone surrogate into U+FFFD: two tenants must not meet there.
+        Gen.Select(AnyValue, AnyValue, AnyValue, AnyValue).Sample((t1, f1, t2, f2) =>
+        {
+            byte[] a = System.Text.Encoding.UTF8.GetBytes(TenantFeature.ScopeValues(new CostScope { Tenant = t1, Feature = f1 }));
+            byte[] b = System.Text.Encoding.UTF8.GetBytes(TenantFeature.ScopeValues(new CostScope { Tenant = t2, Feature = f2 }));
+            return (t1 == t2 && f1 == f2) == a.AsSpan().SequenceEqual(b);
+        });
+    }
+
+    [Fact]
+    public void ScopeValues_LoneSurrogates_Escaped()
+    {
+        CompiledBudget perTenant = new("b", new BudgetDefinition { Per = [CostScopeDimension.Tenant], Limit = 1m });
+
+        Assert.Equal("x%uD800", perTenant.ScopeValues(new CostScope { Tenant = "x\uD800" }));
+        Assert.Equal("x%uD801", perTenant.ScopeValues(new CostScope { Tenant = "x\uD801" }));
+        Assert.Equal("\uD83D\uDE00", perTenant.ScopeValues(new CostScope { Tenant = "\uD83D\uDE00" }));
+    }
+
     [Fact]
     public void ScopeValues_KeyNeverContainsTheCounterSeparator()
     {

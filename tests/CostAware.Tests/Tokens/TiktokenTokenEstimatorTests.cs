@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CostAware.Tests.TestUtilities;
+using CsCheck;
 using Microsoft.Extensions.AI;
 using Microsoft.ML.Tokenizers;
 
@@ -85,5 +86,52 @@ public class TiktokenTokenEstimatorTests
 
         double ratio = (double)o200k / cl100k;
         Assert.InRange(ratio, 0.95, 1.0);
+    }
+
+    [Fact]
+    public void Count_PiecesCoverTheTextInOrder_NoneLongerThanTheBound_NoSurrogatePairSplit()
+    {
+        Gen.String[Gen.Char["ab \n\uD83D\uDE00x"], 0, 3_000].Sample(text =>
+        {
+            ReadOnlySpan<char> rest = text;
+            System.Text.StringBuilder rebuilt = new();
+            while (rest.Length > TiktokenTokenEstimator.MaxPiece)
+            {
+                int cut = TiktokenTokenEstimator.CutPoint(rest[..(TiktokenTokenEstimator.MaxPiece + 1)]);
+                if (cut <= 0 || cut > TiktokenTokenEstimator.MaxPiece || (char.IsHighSurrogate(rest[cut - 1]) && char.IsLowSurrogate(rest[cut])))
+                {
+                    return false;
+                }
+
+                _ = rebuilt.Append(rest[..cut]);
+                rest = rest[cut..];
+            }
+
+            return rebuilt.Append(rest).ToString() == text;
+        });
+    }
+
+    [Fact]
+    public void CountTokens_OrdinaryTextLongerThanOnePiece_CountsAsTheWholeText()
+    {
+        // Pieces are cut where the pre-tokenizer cuts anyway (before a space that follows a word), so prose counts the
+        // same as the tokenizer counts it whole.
+        Gen.Select(Gen.String[Gen.Char['a', 'z'], 1, 12], Gen.Int[1, 3]).Array[200, 800].Sample(words =>
+        {
+            string text = string.Join(' ', words.Select(static w => w.Item2 == 1 ? w.Item1 + "." : w.Item1));
+            return _estimator.CountTokens(text, "gpt-4o") == TiktokenTokenizer.CreateForModel("gpt-4o").CountTokens(text);
+        }, iter: 20);
+    }
+
+    [Fact]
+    public void CountTokens_LongRunOfOneCharacter_CountedInPieces_CloseToTheWholeCount()
+    {
+        // The whole count of a long run is quadratic to compute; 4,000 characters are still cheap enough to compare.
+        string run = new('a', 4_000);
+
+        int whole = TiktokenTokenizer.CreateForModel("gpt-4o").CountTokens(run);
+        int pieces = _estimator.CountTokens(run, "gpt-4o");
+
+        Assert.InRange(pieces, whole, whole + (run.Length / TiktokenTokenEstimator.MaxPiece) + 1);
     }
 }
