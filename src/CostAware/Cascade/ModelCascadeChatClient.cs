@@ -402,7 +402,9 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
                 MinimumThroughput = Math.Max(2, options.BreakAfterFailures),
                 SamplingDuration = TimeSpan.FromMinutes(1),
                 BreakDuration = options.BreakDuration,
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(static e => e is not OperationCanceledException),
+                // A refusal by CostAware itself (a budget with no room, a model it cannot price) says nothing about the
+                // tier's health: it must not open the breaker for every other caller.
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(static e => e is not (OperationCanceledException or CostAwareException)),
             });
         }
 
