@@ -53,14 +53,18 @@ foreach (string question in questions)
     }
 }
 
-// A stream is refused the same way, as one update carrying an ErrorContent.
+// A stream is refused the same way: the exception comes out of the stream before any update.
 ChatOptions streamed = new ChatOptions { ModelId = SampleBackend.StrongModel, MaxOutputTokens = 300 }.WithCostScope(acme);
-await foreach (ChatResponseUpdate update in chat.GetStreamingResponseAsync(questions[^1], streamed))
+try
 {
-    foreach (ErrorContent error in update.Contents.OfType<ErrorContent>())
+    await foreach (ChatResponseUpdate update in chat.GetStreamingResponseAsync(questions[^1], streamed))
     {
-        Console.WriteLine($"  streamed call: {error.ErrorCode}");
+        Console.Write(update.Text);
     }
+}
+catch (BudgetExceededException refused)
+{
+    Console.WriteLine($"  streamed call refused too: budget '{refused.BudgetName}'");
 }
 
 Console.WriteLine();

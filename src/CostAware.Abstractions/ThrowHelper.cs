@@ -6,8 +6,8 @@ namespace CostAware;
 internal static class ThrowHelper
 {
     [DoesNotReturn]
-    public static void ThrowNegativePrice(decimal value) =>
-        throw new ArgumentOutOfRangeException(nameof(value), value, "A price per million tokens cannot be negative.");
+    public static void ThrowPriceOutOfRange(decimal value) =>
+        throw new ArgumentOutOfRangeException(nameof(value), value, "A price per million tokens must be between 0 and TokenPrices.MaxPrice (1,000,000).");
 
     [DoesNotReturn]
     public static void ThrowInconsistentTokens(TokenCounts tokens) =>

@@ -10,7 +10,12 @@ namespace CostAware;
 public sealed class BatchDeferralOptions
 {
     /// <summary>Gets or sets the SQLite file that holds deferred calls until their answers are delivered.</summary>
-    /// <value>The default value is <c>costaware-deferred.db</c> in the working directory.</value>
+    /// <value>
+    /// The default value is <c>costaware-deferred.db</c>. A relative path is resolved against the app's own folder
+    /// (<see cref="AppContext.BaseDirectory"/>), not the working directory, so that a restarted app finds the calls a crash
+    /// left, however it is started. Do not delete the file while the app runs; if it is deleted, the queue restores it
+    /// from the file it still holds open and logs an error.
+    /// </value>
     [Required]
     public string QueuePath { get; set; } = "costaware-deferred.db";
 

@@ -24,7 +24,7 @@ public static class OnnxServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
-        OptionsBuilder<OnnxChatClientOptions> options = services.AddOptions<OnnxChatClientOptions>().Bind(section);
+        OptionsBuilder<OnnxChatClientOptions> options = services.AddOptions<OnnxChatClientOptions>().Bind(section, static b => b.ErrorOnUnknownConfiguration = true);
         if (configure is not null)
         {
             _ = options.Configure(configure);
@@ -58,7 +58,7 @@ public static class OnnxServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
-        return AddEmbeddings(services, services.AddOptions<OnnxEmbeddingGeneratorOptions>().Bind(section));
+        return AddEmbeddings(services, services.AddOptions<OnnxEmbeddingGeneratorOptions>().Bind(section, static b => b.ErrorOnUnknownConfiguration = true));
     }
 
     /// <summary>Registers an <see cref="OnnxEmbeddingGenerator"/> singleton configured in code, also as <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/> of strings.</summary>

@@ -73,6 +73,27 @@ public static class CostAwareRedisServiceCollectionExtensions
             ConfigurationOptions redis = ConfigurationOptions.Parse(configuration);
             // Start even while Redis is down; StackExchange.Redis keeps reconnecting, and the caches use memory meanwhile.
             redis.AbortOnConnectFail = false;
+
+            // Fail fast while Redis is unreachable: a command is refused at once instead of waiting in the backlog for
+            // the connection to come back (5 s and more per lookup), so a cache miss goes to the provider after a few
+            // milliseconds, and a budget with StoreFailureMode FailClosed refuses at once. Timeouts the configuration
+            // string sets itself are kept.
+            redis.BacklogPolicy = BacklogPolicy.FailFast;
+            if (!Mentions(configuration, "connectTimeout"))
+            {
+                redis.ConnectTimeout = 1_000;
+            }
+
+            if (!Mentions(configuration, "syncTimeout"))
+            {
+                redis.SyncTimeout = 1_000;
+            }
+
+            if (!Mentions(configuration, "asyncTimeout"))
+            {
+                redis.AsyncTimeout = 1_000;
+            }
+
             return ConnectionMultiplexer.Connect(redis);
         });
 
@@ -96,4 +117,7 @@ public static class CostAwareRedisServiceCollectionExtensions
         });
         return services;
     }
+
+    private static bool Mentions(string configuration, string option) =>
+        configuration.Contains(option + "=", StringComparison.OrdinalIgnoreCase);
 }

@@ -25,7 +25,7 @@ public sealed class MoneyGuaranteeRegressionTests
             await release!.Task.WaitAsync(ct);
         };
         await using Harness app = Harness.Create(
-            Harness.TenantBudget(0.002m), b => b.UseBudget(o => o.ThrowOnRefusedStream = true).UsePromptCache().UseTokenMetering(), provider);
+            Harness.TenantBudget(0.002m), b => b.UseBudget().UsePromptCache().UseTokenMetering(), provider);
 
         int answered = 0, refused = 0;
         for (int i = 0; i < 30; i++)

@@ -104,4 +104,31 @@ public sealed class RedisStoreFaultTests
         Assert.Equal(answer.GetCostReceipt()!.Spent, fresh.Spent);
         Assert.True(spent.Spent > fresh.Spent);
     }
+
+    // Redis unreachable (killed, with the README's plain "host:port" configuration): a new question costs a few
+    // milliseconds more and goes to the provider, instead of waiting for StackExchange.Redis's backlog and timeouts
+    // (6 s a question through the prompt cache, 11 to 18 s with the semantic cache). The bound is a hang guard, not a
+    // benchmark: it is ten times what a fail-fast miss takes on this machine.
+    [Fact]
+    public async Task RedisDown_CacheMissesGoToTheProviderAtOnce()
+    {
+        await using RedisProcess redis = await RedisProcess.StartAsync(persistent: false);
+        await using Harness app = Harness.Create(
+            new Dictionary<string, string?>(),
+            b => b.UsePromptCache().UseSemanticCache().UseTokenMetering(),
+            services: (services, _) => services.AddCostAwareRedis(o => o.Configuration = $"127.0.0.1:{redis.Port}"));
+        _ = await app.Client.GetResponseAsync("a first question, while Redis is up", Harness.For(Tenant));
+
+        await redis.KillAsync();
+        long started = TimeProvider.System.GetTimestamp();
+        for (int i = 0; i < 5; i++)
+        {
+            ChatResponse answer = await app.Client.GetResponseAsync($"new question number {i} while Redis is down", Harness.For(Tenant));
+            Assert.True(answer.GetCostReceipt()!.Spent > 0m);
+        }
+
+        TimeSpan elapsed = TimeProvider.System.GetElapsedTime(started);
+        Assert.True(elapsed < TimeSpan.FromSeconds(5), $"five misses took {elapsed.TotalSeconds:0.0} s with Redis down");
+        Assert.Equal(6, app.Provider.BilledCalls);
+    }
 }

@@ -130,6 +130,104 @@ public sealed class BatchDeferralChatClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Submit_CreateAnsweredWithAnErrorAfterCreatingTheBatch_AdoptedNotSubmittedTwice()
+    {
+        // The stand-in creates the batch and answers 500: neither the SDK nor CostAware may create a second one.
+        _server.CreateThenFail = 1;
+        DeferralCoordinator coordinator = Coordinator();
+        using IChatClient client = Stage(coordinator);
+
+        Task<ChatResponse> call = client.GetResponseAsync("What is 2+2?", Deferred());
+        await PumpUntilAsync(coordinator, () => !_server.Batches.IsEmpty, TimeSpan.FromMinutes(1));
+        for (int i = 0; i < 3; i++)
+        {
+            await coordinator.RunOnceAsync(CancellationToken.None);
+            _time.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        Assert.Equal(1, _server.BatchCreates);
+        _server.CompleteAll(Assert.Single(_server.Batches.Keys), _ => "4");
+        await PumpUntilAsync(coordinator, () => call.IsCompleted, TimeSpan.FromMinutes(1));
+        Assert.Equal("4", (await call).Text);
+        Assert.Equal(1, _server.BatchCreates);
+    }
+
+    [Fact]
+    public async Task Poll_EveryPollFails_BacksOffInsteadOfPollingEveryPass()
+    {
+        DeferralCoordinator coordinator = Coordinator(o => o.PollInterval = TimeSpan.FromSeconds(30));
+        using IChatClient client = Stage(coordinator);
+        _ = client.GetResponseAsync("What is 2+2?", Deferred(DeferralDelivery.Ticket));
+        await PumpUntilAsync(coordinator, () => !_server.Batches.IsEmpty, TimeSpan.FromMinutes(1));
+        _server.FailPolls = true;
+        int before = Volatile.Read(ref _server.Polls);
+
+        // Twenty minutes of passes, one a second: without backoff that would be 1,200 polls (times the retries).
+        for (int i = 0; i < 1_200; i++)
+        {
+            await coordinator.RunOnceAsync(CancellationToken.None);
+            _time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        int polls = Volatile.Read(ref _server.Polls) - before;
+        Assert.InRange(polls, 1, 12);
+    }
+
+    [Fact]
+    public async Task Collect_OneLineWithABodyThatIsNotAnObject_FailsThatCallOnly()
+    {
+        List<DeferredResultArguments> handled = [];
+        DeferralCoordinator coordinator = Coordinator(o => o.OnResult = a => { lock (handled) { handled.Add(a); } return ValueTask.CompletedTask; });
+        using IChatClient client = Stage(coordinator);
+        Task<ChatResponse>[] awaited = [.. Enumerable.Range(0, 3).Select(i => client.GetResponseAsync($"awaited {i}", Deferred()))];
+        ChatResponse[] tickets = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => client.GetResponseAsync($"ticket {i}", Deferred(DeferralDelivery.Ticket))));
+        await PumpUntilAsync(coordinator, () => !_server.Batches.IsEmpty, TimeSpan.FromMinutes(1));
+        string batchId = Assert.Single(_server.Batches.Keys);
+
+        // Every line answered, but the first line's body is a string.
+        List<string> lines = [];
+        foreach (System.Text.Json.Nodes.JsonObject line in _server.InputLines(batchId))
+        {
+            string id = line["custom_id"]!.GetValue<string>();
+            string body = lines.Count == 0
+                ? "\"not an object\""
+                : $$$"""{"id":"c-{{{id}}}","object":"chat.completion","created":1764000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12}}""";
+            lines.Add($$"""{"id":"r-{{id}}","custom_id":"{{id}}","response":{"status_code":200,"body":{{body}}},"error":null}""");
+        }
+
+        _server.SetStatus(batchId, "completed", lines);
+        await PumpUntilAsync(coordinator, () => awaited.All(t => t.IsCompleted) && handled.Count == 3, TimeSpan.FromMinutes(1));
+
+        int answered = 0, failed = 0;
+        foreach (Task<ChatResponse> task in awaited)
+        {
+            try
+            {
+                Assert.Equal("ok", (await task).Text);
+                answered++;
+            }
+            catch (DeferredCallFailedException)
+            {
+                failed++;
+            }
+        }
+
+        answered += handled.Count(h => h.Response is not null);
+        failed += handled.Count(h => h.Response is null);
+        Assert.Equal(5, answered);
+        Assert.Equal(1, failed);
+        foreach (ChatResponse ticket in tickets)
+        {
+            string id = (string)ticket.AdditionalProperties![BatchDeferralChatClient.TicketProperty]!;
+            if (handled.Any(h => h.Ticket == id && h.Response is null))
+            {
+                DeferredCallFailedException error = await Assert.ThrowsAsync<DeferredCallFailedException>(() => client.GetService<BatchDeferralChatClient>()!.GetResultAsync(id));
+                Assert.Contains("malformed", error.Message, StringComparison.Ordinal);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Metrics_CountCallsByEventAndBatchesByStatus()
     {
         using ServiceProvider services = new ServiceCollection().AddMetrics().BuildServiceProvider();

@@ -16,6 +16,7 @@ internal sealed class OpenAIBatchStandIn : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private int _next;
+    private bool _failPolls;
 
     private OpenAIBatchStandIn(WebApplication app) => _app = app;
 
@@ -31,6 +32,18 @@ internal sealed class OpenAIBatchStandIn : IAsyncDisposable
 
     // The next this many requests are answered 503, as an overloaded API would.
     public int FailNext;
+
+    // The next this many batch creates create the batch and then answer 500: the answer is lost, the batch exists.
+    public int CreateThenFail;
+
+    // Every batch status request is answered 500 while this is set; Polls counts them either way.
+    public bool FailPolls
+    {
+        get => Volatile.Read(ref _failPolls);
+        set => Volatile.Write(ref _failPolls, value);
+    }
+
+    public int Polls;
 
     public static async Task<OpenAIBatchStandIn> StartAsync()
     {
@@ -226,6 +239,12 @@ internal sealed class OpenAIBatchStandIn : IAsyncDisposable
                 ["request_counts"] = new JsonObject { ["total"] = 0, ["completed"] = 0, ["failed"] = 0 },
             };
             Batches[id] = batch;
+            if (Interlocked.Decrement(ref CreateThenFail) >= 0)
+            {
+                return Results.Text("""{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}""", "application/json", statusCode: 500);
+            }
+
+            _ = Interlocked.Exchange(ref CreateThenFail, Math.Max(CreateThenFail, 0));
             return Results.Text(batch.ToJsonString(), "application/json");
         });
 
@@ -237,7 +256,15 @@ internal sealed class OpenAIBatchStandIn : IAsyncDisposable
         });
 
         app.MapGet("/v1/batches/{id}", (string id) =>
-            Batches.TryGetValue(id, out JsonObject? batch) ? Results.Text(batch.ToJsonString(), "application/json") : Results.NotFound());
+        {
+            _ = Interlocked.Increment(ref Polls);
+            if (FailPolls)
+            {
+                return Results.Text("""{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}""", "application/json", statusCode: 500);
+            }
+
+            return Batches.TryGetValue(id, out JsonObject? batch) ? Results.Text(batch.ToJsonString(), "application/json") : Results.NotFound();
+        });
 
         app.MapPost("/v1/batches/{id}/cancel", (string id) =>
         {

@@ -70,6 +70,23 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public void Configuration_UnknownKey_FailsAtStartNamingIt()
+    {
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["CostAware:Onnx:Chat:ModelPath"] = ModelFolders.Concat,
+            ["CostAware:Onnx:Chat:MaxBachSize"] = "4",
+        }).Build();
+        ServiceCollection services = new();
+        _ = services.AddOnnxChatClient(configuration.GetSection("CostAware:Onnx:Chat"));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        InvalidOperationException error = Assert.Throws<InvalidOperationException>(
+            () => provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<OnnxChatClientOptions>>().Value);
+        Assert.Contains("MaxBachSize", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Configuration_OutOfRange_NamesTheOption()
     {
         ServiceCollection services = new();

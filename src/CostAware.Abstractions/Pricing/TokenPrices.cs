@@ -21,9 +21,17 @@ public sealed record class TokenPrices
     {
         ArgumentOutOfRangeException.ThrowIfNegative(input);
         ArgumentOutOfRangeException.ThrowIfNegative(output);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(input, MaxPrice);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(output, MaxPrice);
         Input = input;
         Output = output;
     }
+
+    /// <summary>
+    /// The highest price accepted for any token class, in US dollars per million tokens: a dollar a token. Anything higher
+    /// is a typo (per token instead of per million, a misplaced decimal point) and would overflow the cost arithmetic.
+    /// </summary>
+    public const decimal MaxPrice = 1_000_000m;
 
     /// <summary>Gets the price of uncached input tokens, in USD per million tokens.</summary>
     public decimal Input { get; }
@@ -79,9 +87,9 @@ public sealed record class TokenPrices
 
     private static decimal? CheckPrice(decimal? value)
     {
-        if (value < 0m)
+        if (value is < 0m or > MaxPrice)
         {
-            ThrowHelper.ThrowNegativePrice(value.GetValueOrDefault());
+            ThrowHelper.ThrowPriceOutOfRange(value.GetValueOrDefault());
         }
 
         return value;

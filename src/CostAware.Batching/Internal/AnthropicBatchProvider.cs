@@ -57,7 +57,10 @@ internal sealed class AnthropicBatchProvider(IAnthropicClient client) : IBatchPr
             requests.Add(new Request { CustomID = call.Id, Params = Params.FromRawUnchecked(fields) });
         }
 
-        MessageBatch batch = await client.Messages.Batches.Create(new BatchCreateParams { Requests = requests }, cancellationToken).ConfigureAwait(false);
+        // Never retried by the SDK: a create whose answer was lost may have created the batch, and a second create
+        // would bill every call twice. The next scheduler pass looks for it (FindAsync) instead.
+        MessageBatch batch = await client.WithOptions(static o => o with { MaxRetries = 0 }).Messages.Batches
+            .Create(new BatchCreateParams { Requests = requests }, cancellationToken).ConfigureAwait(false);
         return batch.ID;
     }
 
@@ -83,7 +86,9 @@ internal sealed class AnthropicBatchProvider(IAnthropicClient client) : IBatchPr
 
     public async Task<ProviderBatchStatus> GetStatusAsync(string providerBatchId, CancellationToken cancellationToken)
     {
-        MessageBatch batch = await client.Messages.Batches.Retrieve(providerBatchId, new BatchRetrieveParams(), cancellationToken).ConfigureAwait(false);
+        // One request per poll: the scheduler backs off between polls that fail.
+        MessageBatch batch = await client.WithOptions(static o => o with { MaxRetries = 0 }).Messages.Batches
+            .Retrieve(providerBatchId, new BatchRetrieveParams(), cancellationToken).ConfigureAwait(false);
         string status = batch.ProcessingStatus.Raw();
         return new ProviderBatchStatus(status, status == "ended");
     }

@@ -165,13 +165,13 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
             return null;
         }
 
-        (ChatResponse? response, CostReceipt receipt) = await OutcomeAsync(call, outerReceipt: null, cancellationToken).ConfigureAwait(false);
+        (ChatResponse? response, CostReceipt receipt, string? error) = await OutcomeAsync(call, outerReceipt: null, cancellationToken).ConfigureAwait(false);
         if (await queue.MarkDeliveredAsync(call.Id, cancellationToken).ConfigureAwait(false))
         {
             await BillAsync(receipt).ConfigureAwait(false);
         }
 
-        return response ?? throw new DeferredCallFailedException(call.Id, call.Error ?? "failed");
+        return response ?? throw new DeferredCallFailedException(call.Id, error!);
     }
 
     // One scheduler pass. Never throws for a provider's failure: what could not be done now is retried next pass.
@@ -220,13 +220,24 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
         await _opening.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return _queue ??= await SqliteDeferralQueue.OpenAsync(_options.QueuePath, cancellationToken).ConfigureAwait(false);
+            if (_queue is null)
+            {
+                SqliteDeferralQueue opened = await SqliteDeferralQueue.OpenAsync(ResolveQueuePath(_options.QueuePath), cancellationToken, _logger).ConfigureAwait(false);
+                Log.QueueOpened(_logger, opened.FilePath);
+                _queue = opened;
+            }
+
+            return _queue;
         }
         finally
         {
             _ = _opening.Release();
         }
     }
+
+    // A relative QueuePath is taken from the app's own folder, not from the working directory, so that the app finds its
+    // queue (and the calls a crash left in it) however it is started.
+    internal static string ResolveQueuePath(string path) => Path.IsPathRooted(path) ? path : Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, path));
 
     // Submits a batch for every provider endpoint whose queue is due: full, old enough, or holding a call whose
     // deadline leaves no more time to wait. A lone call waits for company up to MaxWaitAlone.
@@ -268,10 +279,8 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
         string providerBatchId;
         try
         {
-            providerBatchId = await _resilience.ExecuteAsync(
-                static async (state, ct) => await state.provider.SubmitAsync(state.batchId, state.calls, ct).ConfigureAwait(false),
-                (provider, batchId, calls),
-                cancellationToken).ConfigureAwait(false);
+            // One attempt, never retried here or by the SDK: a create that failed may still have created the batch.
+            providerBatchId = await provider.SubmitAsync(batchId, calls, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -309,15 +318,23 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
                     continue;
                 }
 
-                ProviderBatchStatus status = await _resilience.ExecuteAsync(
-                    static async (state, ct) => await state.provider.GetStatusAsync(state.id, ct).ConfigureAwait(false),
-                    (provider, id: batch.ProviderBatchId),
-                    cancellationToken).ConfigureAwait(false);
+                ProviderBatchStatus status;
+                try
+                {
+                    // One request per poll; a poll that fails waits like one that found the batch unfinished, so an
+                    // API that answers errors is asked less and less often, not once a pass.
+                    status = await provider.GetStatusAsync(batch.ProviderBatchId, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.PollFailed(_logger, batch.Provider, batch.ProviderBatchId, ex);
+                    await queue.SchedulePollAsync(batch.Id, now + PollDelay(batch.PollCount), cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
                 if (!status.IsTerminal)
                 {
-                    double factor = Math.Pow(2, Math.Min(batch.PollCount, 16));
-                    TimeSpan delay = TimeSpan.FromTicks((long)Math.Min(_options.PollInterval.Ticks * factor, _options.MaxPollInterval.Ticks));
-                    await queue.SchedulePollAsync(batch.Id, now + delay, cancellationToken).ConfigureAwait(false);
+                    await queue.SchedulePollAsync(batch.Id, now + PollDelay(batch.PollCount), cancellationToken).ConfigureAwait(false);
                     continue;
                 }
 
@@ -328,6 +345,12 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
                 Log.PollFailed(_logger, batch.Provider, batch.ProviderBatchId, ex);
             }
         }
+    }
+
+    private TimeSpan PollDelay(int polls)
+    {
+        double factor = Math.Pow(2, Math.Min(polls, 16));
+        return TimeSpan.FromTicks((long)Math.Min(_options.PollInterval.Ticks * factor, _options.MaxPollInterval.Ticks));
     }
 
     // A batch recorded as taken but never as submitted: the process died while creating it, or creation failed. If
@@ -414,41 +437,54 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
     {
         foreach (DeferredCall call in await AnsweredAsync(queue, cancellationToken).ConfigureAwait(false))
         {
-            if (_waiters.TryGetValue(call.Id, out Waiter? waiter))
+            try
             {
-                (ChatResponse? response, CostReceipt receipt) = await OutcomeAsync(call, waiter.Receipt, cancellationToken).ConfigureAwait(false);
-                if (await queue.MarkDeliveredAsync(call.Id, cancellationToken).ConfigureAwait(false))
-                {
-                    if (waiter.Receipt is null)
-                    {
-                        await BillAsync(receipt).ConfigureAwait(false);
-                    }
-
-                    _ = _waiters.TryRemove(call.Id, out _);
-                    _ = response is not null
-                        ? waiter.Answer.TrySetResult(response)
-                        : waiter.Answer.TrySetException(new DeferredCallFailedException(call.Id, call.Error ?? "failed"));
-                }
+                await DeliverAsync(queue, call, cancellationToken).ConfigureAwait(false);
             }
-            else if (_options.OnResult is { } handler
-                && (call.Delivery == DeferralDelivery.Ticket || string.Equals(call.Owner, _options.NodeName, StringComparison.Ordinal)))
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                (ChatResponse? response, CostReceipt receipt) = await OutcomeAsync(call, outerReceipt: null, cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    await handler(new DeferredResultArguments(call.Id, response, response is null ? call.Error ?? "failed" : null, receipt.Scope, cancellationToken)).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    // Not marked delivered: the handler sees it again on the next pass.
-                    Log.HandlerFailed(_logger, call.Id, ex);
-                    continue;
-                }
+                // One call that cannot be delivered now (its store write failed) does not hold back the others.
+                Log.DeliveryFailed(_logger, call.Id, ex);
+            }
+        }
+    }
 
-                if (await queue.MarkDeliveredAsync(call.Id, cancellationToken).ConfigureAwait(false))
+    private async Task DeliverAsync(IDeferralQueue queue, DeferredCall call, CancellationToken cancellationToken)
+    {
+        if (_waiters.TryGetValue(call.Id, out Waiter? waiter))
+        {
+            (ChatResponse? response, CostReceipt receipt, string? error) = await OutcomeAsync(call, waiter.Receipt, cancellationToken).ConfigureAwait(false);
+            if (await queue.MarkDeliveredAsync(call.Id, cancellationToken).ConfigureAwait(false))
+            {
+                if (waiter.Receipt is null)
                 {
                     await BillAsync(receipt).ConfigureAwait(false);
                 }
+
+                _ = _waiters.TryRemove(call.Id, out _);
+                _ = response is not null
+                    ? waiter.Answer.TrySetResult(response)
+                    : waiter.Answer.TrySetException(new DeferredCallFailedException(call.Id, error!));
+            }
+        }
+        else if (_options.OnResult is { } handler
+            && (call.Delivery == DeferralDelivery.Ticket || string.Equals(call.Owner, _options.NodeName, StringComparison.Ordinal)))
+        {
+            (ChatResponse? response, CostReceipt receipt, string? error) = await OutcomeAsync(call, outerReceipt: null, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await handler(new DeferredResultArguments(call.Id, response, error, receipt.Scope, cancellationToken)).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Not marked delivered: the handler sees it again on the next pass.
+                Log.HandlerFailed(_logger, call.Id, ex);
+                return;
+            }
+
+            if (await queue.MarkDeliveredAsync(call.Id, cancellationToken).ConfigureAwait(false))
+            {
+                await BillAsync(receipt).ConfigureAwait(false);
             }
         }
     }
@@ -478,16 +514,28 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
 
     // The answer as the caller receives it, with its receipt: one provider-call entry at batch prices. The receipt id
     // is derived from the ticket, so that the same call always has the same receipt.
-    private async Task<(ChatResponse? Response, CostReceipt Receipt)> OutcomeAsync(DeferredCall call, CostReceipt? outerReceipt, CancellationToken cancellationToken)
+    // A result the provider's SDK cannot read (a body that is no answer) fails this call alone, with a
+    // DeferredCallFailedException that says why; every other call of the batch is delivered as usual.
+    private async Task<(ChatResponse? Response, CostReceipt Receipt, string? Error)> OutcomeAsync(DeferredCall call, CostReceipt? outerReceipt, CancellationToken cancellationToken)
     {
         CostScope scope = call.Scope is null ? CostScope.None : JsonSerializer.Deserialize(call.Scope, BatchingJson.Default.CostScope) ?? CostScope.None;
         CostReceipt receipt = outerReceipt ?? new CostReceipt(Guid.ParseExact(call.Id, "N"), scope, call.CreatedAt);
         if (call.Result is null || !_providers.TryGetValue(call.Provider, out IBatchProvider? provider))
         {
-            return (null, receipt);
+            return (null, receipt, call.Error ?? (call.Result is null ? "failed" : $"no batch provider '{call.Provider}' is registered"));
         }
 
-        ChatResponse response = await provider.ReadResponseAsync(call.ModelId ?? string.Empty, call.Result, cancellationToken).ConfigureAwait(false);
+        ChatResponse response;
+        try
+        {
+            response = await provider.ReadResponseAsync(call.ModelId ?? string.Empty, call.Result, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.UnreadableResult(_logger, call.Id, ex);
+            return (null, receipt, $"the provider's result could not be read: {ex.Message}");
+        }
+
         string? modelId = response.ModelId ?? call.ModelId;
         bool estimated = !UsageReader.TryRead(response.Usage, out TokenCounts tokens, out _);
         if (estimated)
@@ -513,7 +561,7 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
 
         receipt.Add(entry);
         (response.AdditionalProperties ??= [])[CostAwareProperties.Receipt] = receipt;
-        return (response, receipt);
+        return (response, receipt, null);
     }
 
     private async Task BillAsync(CostReceipt receipt)

@@ -16,6 +16,11 @@ internal static partial class Log
     public const int SentSynchronouslyEventId = 59;
     public const int SchedulerFailedEventId = 60;
     public const int ResultWithoutUsageEventId = 61;
+    public const int UnreadableResultEventId = 62;
+    public const int DeliveryFailedEventId = 63;
+    public const int QueueFileRestoredEventId = 64;
+    public const int QueueOpenedEventId = 65;
+    public const int SchedulerRecoveredEventId = 66;
 
     [LoggerMessage(EnqueuedEventId, LogLevel.Debug, "A call to {Model} was deferred to the {Provider} batch API.")]
     public static partial void Enqueued(ILogger logger, string provider, string model);
@@ -48,10 +53,26 @@ internal static partial class Log
     [LoggerMessage(SentSynchronouslyEventId, LogLevel.Debug, "A deferrable call to {Model} was sent synchronously: {Reason}.")]
     public static partial void SentSynchronously(ILogger logger, string? model, string reason);
 
-    [LoggerMessage(SchedulerFailedEventId, LogLevel.Error, "A batch scheduler pass failed; the next pass retries.")]
+    [LoggerMessage(SchedulerFailedEventId, LogLevel.Error, "A batch scheduler pass failed; passes are retried with backoff, and the same failure is not logged again until it changes.")]
     public static partial void SchedulerFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(ResultWithoutUsageEventId, LogLevel.Warning,
         "The batch result of call {Ticket} ({Model}) reports no usage; it is billed at estimated tokens and marked as estimated.")]
     public static partial void ResultWithoutUsage(ILogger logger, string ticket, string? model);
+
+    [LoggerMessage(UnreadableResultEventId, LogLevel.Warning, "The batch result of call {Ticket} could not be read; that call fails, the others are delivered.")]
+    public static partial void UnreadableResult(ILogger logger, string ticket, Exception exception);
+
+    [LoggerMessage(DeliveryFailedEventId, LogLevel.Warning, "Call {Ticket} could not be delivered in this pass; it is tried again on the next.")]
+    public static partial void DeliveryFailed(ILogger logger, string ticket, Exception exception);
+
+    [LoggerMessage(QueueFileRestoredEventId, LogLevel.Error,
+        "The deferral queue file {Path} was deleted while the app was running; it was restored from the open handle with every accepted call. Do not delete it while the app runs.")]
+    public static partial void QueueFileRestored(ILogger logger, string path);
+
+    [LoggerMessage(QueueOpenedEventId, LogLevel.Information, "Deferred calls are queued in {Path}.")]
+    public static partial void QueueOpened(ILogger logger, string path);
+
+    [LoggerMessage(SchedulerRecoveredEventId, LogLevel.Information, "The batch scheduler works again after failed passes.")]
+    public static partial void SchedulerRecovered(ILogger logger);
 }

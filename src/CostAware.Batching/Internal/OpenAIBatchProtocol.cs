@@ -1,4 +1,5 @@
 using System.ClientModel;
+using System.ClientModel.Primitives;
 using System.Text;
 using System.Text.Json;
 using OpenAI;
@@ -52,18 +53,36 @@ internal sealed class OpenAIBatchProtocol(OpenAIClient client)
             ["metadata"] = new Dictionary<string, string> { ["costaware_batch"] = batchId },
         });
 #pragma warning disable OPENAI001 // The SDK marks its batch client experimental; the wire protocol it speaks is the stable /v1/batches.
-        CreateBatchOperation operation = await client.GetBatchClient().CreateBatchAsync(BinaryContent.Create(request), waitUntilCompleted: false).ConfigureAwait(false);
+        // Never retried by the SDK: a create whose answer was lost may have created the batch, and a second create
+        // would bill every call twice. The next scheduler pass looks the batch up by its metadata instead.
+        CreateBatchOperation operation = await client.GetBatchClient().CreateBatchAsync(BinaryContent.Create(request), waitUntilCompleted: false, NoRetry.Options(cancellationToken)).ConfigureAwait(false);
 #pragma warning restore OPENAI001
         return operation.BatchId;
     }
 
     public async Task<ProviderBatchStatus> GetStatusAsync(string providerBatchId, CancellationToken cancellationToken)
     {
+        // GET /batches/{id} through the SDK's own pipeline (its authentication, headers and endpoint), sent once: the
+        // scheduler backs off between polls that fail, so the SDK's retries would only multiply the load on an API that
+        // is already failing. (Rehydrating an operation would fetch the batch with the SDK's retries on.)
 #pragma warning disable OPENAI001
-        CreateBatchOperation operation = await CreateBatchOperation.RehydrateAsync(client.GetBatchClient(), providerBatchId, cancellationToken).ConfigureAwait(false);
-        ClientResult result = await operation.GetBatchAsync(options: null).ConfigureAwait(false);
+        BatchClient batches = client.GetBatchClient();
+        Uri endpoint = batches.Endpoint;
 #pragma warning restore OPENAI001
-        using JsonDocument json = JsonDocument.Parse(result.GetRawResponse().Content);
+        using PipelineMessage message = batches.Pipeline.CreateMessage();
+        message.ResponseClassifier = PipelineMessageClassifier.Create(stackalloc ushort[] { 200 });
+        message.Request.Method = "GET";
+        message.Request.Uri = new Uri($"{endpoint.AbsoluteUri.TrimEnd('/')}/batches/{Uri.EscapeDataString(providerBatchId)}");
+        message.Request.Headers.Set("Accept", "application/json");
+        message.Apply(NoRetry.Options(cancellationToken));
+        await batches.Pipeline.SendAsync(message).ConfigureAwait(false);
+        PipelineResponse response = message.Response!;
+        if (response.IsError)
+        {
+            throw new ClientResultException(response);
+        }
+
+        using JsonDocument json = JsonDocument.Parse(response.Content);
         JsonElement root = json.RootElement;
         string status = root.GetProperty("status").GetString() ?? "unknown";
         string? errors = root.TryGetProperty("errors", out JsonElement list) && list.ValueKind == JsonValueKind.Object ? list.GetRawText() : null;
@@ -159,6 +178,12 @@ internal sealed class OpenAIBatchProtocol(OpenAIClient client)
                     return ProviderLineResult.FromMalformed(line, "the response has no body");
                 }
 
+                if (status is >= 200 and < 300 && body.ValueKind != JsonValueKind.Object)
+                {
+                    // A body that is not an object cannot be an answer: this call fails, the others are unaffected.
+                    return new ProviderLineResult(customId, Body: null, $"malformed response body: {Shorten(body.GetRawText())}", Malformed: false);
+                }
+
                 byte[] bytes = Encoding.UTF8.GetBytes(body.GetRawText());
                 return status is >= 200 and < 300
                     ? new ProviderLineResult(customId, bytes, Error: null, Malformed: false)
@@ -173,6 +198,8 @@ internal sealed class OpenAIBatchProtocol(OpenAIClient client)
         }
     }
 
+    private static string Shorten(string text) => text.Length > 200 ? text[..200] : text;
+
     private static string? OptionalString(JsonElement element, string name) =>
         element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 }
@@ -186,4 +213,41 @@ internal readonly record struct ProviderLineResult(string? CustomId, byte[]? Bod
 {
     public static ProviderLineResult FromMalformed(string line, string why) =>
         new(null, null, $"malformed result line ({why}): {(line.Length > 200 ? line[..200] : line)}", Malformed: true);
+}
+
+// Request options that turn the SDK's own retries off for one request: a policy placed before the retry policy marks
+// the message as never retriable. Where CostAware retries (or must not retry), the SDK does not retry as well.
+internal sealed class NoRetry : PipelinePolicy
+{
+    private static readonly NoRetry Instance = new();
+
+    public static RequestOptions Options(CancellationToken cancellationToken)
+    {
+        RequestOptions options = new() { CancellationToken = cancellationToken };
+        options.AddPolicy(Instance, PipelinePosition.PerCall);
+        return options;
+    }
+
+    public override void Process(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
+    {
+        message.ResponseClassifier = new Classifier(message.ResponseClassifier);
+        ProcessNext(message, pipeline, currentIndex);
+    }
+
+    public override ValueTask ProcessAsync(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
+    {
+        message.ResponseClassifier = new Classifier(message.ResponseClassifier);
+        return ProcessNextAsync(message, pipeline, currentIndex);
+    }
+
+    private sealed class Classifier(PipelineMessageClassifier inner) : PipelineMessageClassifier
+    {
+        public override bool TryClassify(PipelineMessage message, out bool isError) => inner.TryClassify(message, out isError);
+
+        public override bool TryClassify(PipelineMessage message, Exception? exception, out bool isRetriable)
+        {
+            isRetriable = false;
+            return true;
+        }
+    }
 }

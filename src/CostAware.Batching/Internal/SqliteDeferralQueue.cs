@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace CostAware.Internal.Batching;
 
@@ -39,24 +40,54 @@ internal sealed class SqliteDeferralQueue : IDeferralQueue, IAsyncDisposable
         """;
 
     private readonly string _connectionString;
+    private readonly string _path;
+    private readonly ILogger? _logger;
     private readonly SemaphoreSlim _writer = new(1, 1);
+    private readonly AsyncLocal<bool> _holdsWriter = new();
+    private SqliteConnection? _keeper;
 
-    private SqliteDeferralQueue(string connectionString) => _connectionString = connectionString;
-
-    public static async Task<SqliteDeferralQueue> OpenAsync(string path, CancellationToken cancellationToken)
+    private SqliteDeferralQueue(string path, ILogger? logger)
     {
-        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        _path = Path.GetFullPath(path);
+        _logger = logger;
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = _path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true }.ToString();
+    }
+
+    public string FilePath => _path;
+
+    public int Restores { get; private set; }
+
+    public static async Task<SqliteDeferralQueue> OpenAsync(string path, CancellationToken cancellationToken, ILogger? logger = null)
+    {
+        SqliteDeferralQueue queue = new(path, logger);
+        string? directory = Path.GetDirectoryName(queue._path);
         if (directory is not null)
         {
             _ = Directory.CreateDirectory(directory);
         }
 
-        string connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true }.ToString();
-        SqliteDeferralQueue queue = new(connectionString);
-        await using SqliteConnection connection = await queue.ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = Schema;
-        _ = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using SqliteConnection connection = await queue.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            await using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = Schema;
+            _ = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+
+            // One connection stays open for the queue's lifetime: it keeps the file it opened reachable, so that if the
+            // file is deleted under a running app, every accepted call can be copied back to the path (see EnsureFileAsync).
+            queue._keeper = new SqliteConnection(queue._connectionString.Replace("Pooling=True", "Pooling=False", StringComparison.OrdinalIgnoreCase));
+            await queue._keeper.OpenAsync(cancellationToken).ConfigureAwait(false);
+
+            // A first read opens the write-ahead log and its index too, so the keeper holds every file the data is in.
+            await using SqliteCommand read = queue._keeper.CreateCommand();
+            read.CommandText = "SELECT COUNT(*) FROM calls";
+            _ = await read.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            throw queue.Failure(ex);
+        }
+
         return queue;
     }
 
@@ -134,6 +165,7 @@ internal sealed class SqliteDeferralQueue : IDeferralQueue, IAsyncDisposable
     {
         List<string> taken = [];
         await _writer.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _holdsWriter.Value = true;
         try
         {
             await using SqliteConnection connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
@@ -164,8 +196,13 @@ internal sealed class SqliteDeferralQueue : IDeferralQueue, IAsyncDisposable
 
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
+        catch (SqliteException ex)
+        {
+            throw Failure(ex);
+        }
         finally
         {
+            _holdsWriter.Value = false;
             _ = _writer.Release();
         }
 
@@ -332,24 +369,86 @@ internal sealed class SqliteDeferralQueue : IDeferralQueue, IAsyncDisposable
     // Pooled connections hold the file open; they are released so that the file can be moved or deleted.
     public void Dispose()
     {
+        _keeper?.Dispose();
         _writer.Dispose();
         SqliteConnection.ClearAllPools();
     }
 
     private async Task<SqliteConnection> ConnectAsync(CancellationToken cancellationToken)
     {
+        await EnsureFileAsync(cancellationToken).ConfigureAwait(false);
         SqliteConnection connection = new(_connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using SqliteCommand pragma = connection.CreateCommand();
-        // Every commit reaches the disk before it returns: an accepted call is never lost to a crash.
-        pragma.CommandText = "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;";
-        _ = await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        return connection;
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using SqliteCommand pragma = connection.CreateCommand();
+            // Every commit reaches the disk before it returns: an accepted call is never lost to a crash.
+            pragma.CommandText = "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;";
+            _ = await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch (SqliteException ex)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw Failure(ex);
+        }
     }
+
+    // The queue file was deleted while the app runs (a clean-up job, a mistaken rm): pooled connections would go on
+    // writing to the deleted file, and new ones would create an empty one, so accepted calls would be lost without a
+    // word. Instead the queue is copied back to its path from the connection that still holds the deleted file, with
+    // writers held off, and the loss that was avoided is logged as an error.
+    private async Task EnsureFileAsync(CancellationToken cancellationToken)
+    {
+        if (_keeper is null || File.Exists(_path))
+        {
+            return;
+        }
+
+        bool acquired = !_holdsWriter.Value;
+        if (acquired)
+        {
+            await _writer.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            if (File.Exists(_path))
+            {
+                return;
+            }
+
+            SqliteConnection.ClearAllPools();
+            await using SqliteConnection restored = new(_connectionString.Replace("Pooling=True", "Pooling=False", StringComparison.OrdinalIgnoreCase));
+            await restored.OpenAsync(cancellationToken).ConfigureAwait(false);
+            _keeper.BackupDatabase(restored);
+            Restores++;
+            if (_logger is not null)
+            {
+                Log.QueueFileRestored(_logger, _path);
+            }
+        }
+        catch (SqliteException ex)
+        {
+            throw Failure(ex);
+        }
+        finally
+        {
+            if (acquired)
+            {
+                _ = _writer.Release();
+            }
+        }
+    }
+
+    // A SQLite failure (a corrupt or unreadable file, a full disk) names the queue file it concerns.
+    private InvalidOperationException Failure(SqliteException ex) =>
+        new($"The deferral queue '{_path}' failed: {ex.Message} (SQLite error {ex.SqliteErrorCode}).", ex);
 
     private async Task WriteAsync<TState>(Action<SqliteCommand, TState> prepare, TState state, CancellationToken cancellationToken, Action<int>? rows = null)
     {
         await _writer.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _holdsWriter.Value = true;
         try
         {
             await using SqliteConnection connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
@@ -358,8 +457,13 @@ internal sealed class SqliteDeferralQueue : IDeferralQueue, IAsyncDisposable
             int changed = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             rows?.Invoke(changed);
         }
+        catch (SqliteException ex)
+        {
+            throw Failure(ex);
+        }
         finally
         {
+            _holdsWriter.Value = false;
             _ = _writer.Release();
         }
     }

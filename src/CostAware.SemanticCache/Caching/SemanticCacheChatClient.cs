@@ -239,6 +239,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        MessageChecks.ThrowIfInvalid(messages, nameof(messages));
         SemanticRequest? request = Prepare(messages, options);
         if (request is null)
         {
@@ -288,6 +289,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        MessageChecks.ThrowIfInvalid(messages, nameof(messages));
         SemanticRequest? request = Prepare(messages, options);
         return request is null
             ? base.GetStreamingResponseAsync(messages, options, cancellationToken)
@@ -509,8 +511,15 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         float[] vector = generated[0].Vector.ToArray();
         if (_store.Dimensions is { } dimensions && dimensions != vector.Length)
         {
-            throw new InvalidOperationException(
-                $"The embedding generator returned {vector.Length} dimensions; this semantic cache holds {dimensions}-dimensional embeddings. The embedding model changed: call InvalidateAllAsync before switching models.");
+            // Like an embedder that fails: the cache is an optimisation, so the call is answered (and nothing stored
+            // under a vector the index cannot compare), with a warning and the bypass counted.
+            SemanticLog.DimensionsChanged(_logger, vector.Length, dimensions);
+            if (_metrics.CacheEnabled)
+            {
+                _metrics.RecordVeto(CacheName, "dimensions");
+            }
+
+            return (null, 0f);
         }
 
         request.Vector = vector;

@@ -28,7 +28,7 @@ public static class SemanticCacheServiceCollectionExtensions
         OptionsBuilder<SemanticCacheOptions> options = services.AddOptions<SemanticCacheOptions>();
         if (configuration is not null)
         {
-            _ = options.Bind(configuration);
+            _ = options.Bind(configuration, static b => b.ErrorOnUnknownConfiguration = true);
         }
 
         if (configure is not null)

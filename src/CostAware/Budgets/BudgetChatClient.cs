@@ -180,6 +180,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        MessageChecks.ThrowIfInvalid(messages, nameof(messages));
         BudgetCall? call = Plan(messages, options);
         if (call is null)
         {
@@ -219,6 +220,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        MessageChecks.ThrowIfInvalid(messages, nameof(messages));
         BudgetCall? call = Plan(messages, options);
         return call is null ? base.GetStreamingResponseAsync(messages, options, cancellationToken) : StreamAsync(call, messages, options, cancellationToken);
     }
@@ -1009,6 +1011,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
             CostCallContext context, IEnumerable<ChatMessage> messages, ChatOptions? options, string? modelId, bool batch, CancellationToken cancellationToken)
         {
             ArgumentNullException.ThrowIfNull(messages);
+        MessageChecks.ThrowIfInvalid(messages, nameof(messages));
             if (admission.CacheOnly)
             {
                 throw owner.CopyRefusal(admission);

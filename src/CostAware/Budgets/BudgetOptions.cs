@@ -61,10 +61,12 @@ public sealed class BudgetOptions
 
     /// <summary>
     /// Gets or sets a value indicating whether a refused streaming call throws <see cref="BudgetExceededException"/> from
-    /// the stream, instead of yielding one update with an <c>ErrorContent</c> (code <c>budget_exceeded</c>) that says why.
+    /// the stream (the default, as a refused non-streaming call does), instead of yielding one update with an
+    /// <c>ErrorContent</c> (code <c>budget_exceeded</c>) that says why. A consumer that only concatenates text would see
+    /// an empty answer and no error from the latter: turn it off only where the consumer reads <c>ErrorContent</c>.
     /// </summary>
-    /// <value>The default value is <see langword="false"/>.</value>
-    public bool ThrowOnRefusedStream { get; set; }
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool ThrowOnRefusedStream { get; set; } = true;
 
     /// <summary>
     /// Gets or sets what happens to a call under a budget whose model has no price in the catalog (a fine-tune, a local

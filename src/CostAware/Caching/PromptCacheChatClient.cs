@@ -130,6 +130,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
     public string? GetCacheKey(IEnumerable<ChatMessage> messages, ChatOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        MessageChecks.ThrowIfInvalid(messages, nameof(messages));
         CacheControl? control = options.GetCacheControl();
         return IsBypassed(options, control) ? null : BuildKey(messages, options, control, options.ResolveCostScope(), out _);
     }
@@ -181,6 +182,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        MessageChecks.ThrowIfInvalid(messages, nameof(messages));
         PromptCacheRequest? request = Prepare(messages, options);
         if (request is null)
         {
@@ -204,6 +206,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        MessageChecks.ThrowIfInvalid(messages, nameof(messages));
         PromptCacheRequest? request = Prepare(messages, options);
         return request is null
             ? base.GetStreamingResponseAsync(messages, options, cancellationToken)

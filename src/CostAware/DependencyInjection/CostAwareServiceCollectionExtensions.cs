@@ -34,7 +34,7 @@ public static class CostAwareServiceCollectionExtensions
     /// <param name="services">The service collection.</param>
     /// <param name="section">
     /// The configuration section; unknown keys fail validation at start-up. Sub-sections that other CostAware packages
-    /// bind themselves (<c>SemanticCache</c>) are left to them.
+    /// bind themselves (<c>SemanticCache</c>, <c>Batching</c>, <c>Onnx</c>) are left to them.
     /// </param>
     /// <returns><paramref name="services"/>, for chaining.</returns>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
@@ -51,7 +51,7 @@ public static class CostAwareServiceCollectionExtensions
     }
 
     // The section as this package binds it: without the sub-sections that other CostAware packages bind themselves
-    // (CostAware:SemanticCache), so that those are not reported as unknown keys here.
+    // (CostAware:SemanticCache, CostAware:Batching, CostAware:Onnx), so that those are not reported as unknown keys here.
     private static IConfiguration WithoutPackageSections(IConfigurationSection section) =>
         new ConfigurationBuilder().AddInMemoryCollection(section.AsEnumerable(makePathsRelative: true)
             .Where(static pair => pair.Value is not null && !PackageSections.Contains(pair.Key.Split(ConfigurationPath.KeyDelimiter)[0])))
@@ -61,6 +61,19 @@ public static class CostAwareServiceCollectionExtensions
     // value; the inner exception that does is lifted into the message.
     private static void Bind(IConfigurationSection section, CostAwareOptions options)
     {
+        // Keys of a budget's Where are scope dimensions; the binder reports a typo there only as "binding has failed".
+        foreach (IConfigurationSection budget in section.GetSection("Budget:Budgets").GetChildren())
+        {
+            foreach (IConfigurationSection condition in budget.GetSection(nameof(BudgetDefinition.Where)).GetChildren())
+            {
+                if (!Enum.TryParse(condition.Key, ignoreCase: true, out CostScopeDimension _) || int.TryParse(condition.Key, out _))
+                {
+                    throw new InvalidOperationException(
+                        $"The {section.Path} configuration section is not valid: '{condition.Key}' at 'Budget:Budgets:{budget.Key}:Where:{condition.Key}' is not a scope dimension (Tenant, User, ApiKey, Agent, Workflow, Feature).");
+                }
+            }
+        }
+
         try
         {
             WithoutPackageSections(section).Bind(options, static o => o.ErrorOnUnknownConfiguration = true);
@@ -82,7 +95,7 @@ public static class CostAwareServiceCollectionExtensions
         }
     }
 
-    private static readonly HashSet<string> PackageSections = new(StringComparer.OrdinalIgnoreCase) { "SemanticCache" };
+    private static readonly HashSet<string> PackageSections = new(StringComparer.OrdinalIgnoreCase) { "SemanticCache", "Batching", "Onnx" };
 
     /// <summary>Registers CostAware's shared services with options set in code.</summary>
     /// <param name="services">The service collection.</param>

@@ -116,11 +116,20 @@ internal static class ModelPriceBuilder
         {
             null => throw new PriceCatalogException(source, id, field, "is required (USD per million tokens)."),
             < 0m => throw new PriceCatalogException(source, id, field, string.Create(CultureInfo.InvariantCulture, $"must not be negative, but is {value}.")),
+            > TokenPrices.MaxPrice => throw TooHigh(value.Value, source, id, field),
             _ => value.Value,
         };
 
     private static decimal? Optional(decimal? value, string? source, string id, string field) =>
-        value < 0m
-            ? throw new PriceCatalogException(source, id, field, string.Create(CultureInfo.InvariantCulture, $"must not be negative, but is {value}."))
-            : value;
+        value switch
+        {
+            < 0m => throw new PriceCatalogException(source, id, field, string.Create(CultureInfo.InvariantCulture, $"must not be negative, but is {value}.")),
+            > TokenPrices.MaxPrice => throw TooHigh(value.Value, source, id, field),
+            _ => value,
+        };
+
+    private static PriceCatalogException TooHigh(decimal value, string? source, string id, string field) =>
+        new(source, id, field, string.Create(
+            CultureInfo.InvariantCulture,
+            $"is {value}, above the highest accepted price of {TokenPrices.MaxPrice:N0} USD per million tokens (a dollar a token): is it a price per token, or a misplaced decimal point?"));
 }

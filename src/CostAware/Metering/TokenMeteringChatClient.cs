@@ -91,6 +91,7 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        MessageChecks.ThrowIfInvalid(messages, nameof(messages));
         CallContext call = Prepare(options);
         bool adopted = false;
         try
@@ -123,6 +124,7 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        MessageChecks.ThrowIfInvalid(messages, nameof(messages));
         return StreamAsync(messages, options, cancellationToken);
     }
 

@@ -49,9 +49,11 @@ public sealed class TiktokenTokenEstimator : ITokenEstimator
 
     /// <inheritdoc />
     /// <exception cref="ArgumentNullException"><paramref name="messages"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A message, or a content item of one, is <see langword="null"/>; the message names its index.</exception>
     public int EstimateInputTokens(IEnumerable<ChatMessage> messages, ChatOptions? options, string? modelId)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        Internal.MessageChecks.ThrowIfInvalid(messages, nameof(messages));
         Tokenizer tokenizer = TokenizerFor(modelId);
         int total = ReplyPriming;
         if (options?.Instructions is { Length: > 0 } instructions)

@@ -34,6 +34,18 @@ public sealed class SemanticCacheConfigurationTests
         Assert.NotNull(client.GetService<SemanticCacheChatClient>());
     }
 
+    [Fact]
+    public void Unknown_key_fails_at_start_naming_it()
+    {
+        // A typo used to be ignored: the default threshold stayed in force without a word.
+        ServiceCollection services = new();
+        services.AddCostAwareSemanticCache(Section(new() { ["CostAware:SemanticCache:SimilarityTreshold"] = "0.97" }));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        InvalidOperationException error = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<IOptions<SemanticCacheOptions>>().Value);
+        Assert.Contains("SimilarityTreshold", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("SimilarityThreshold", "1.5", "SimilarityThreshold")]
     [InlineData("PartitionThresholds:acme", "-2", "PartitionThresholds:acme")]

@@ -551,10 +551,10 @@ public class BudgetChatClientTests
     }
 
     [Fact]
-    public async Task GetStreamingResponseAsync_Refused_YieldsAnErrorUpdateAndCallsNothing()
+    public async Task GetStreamingResponseAsync_RefusedWithThrowOptionOff_YieldsAnErrorUpdateAndCallsNothing()
     {
         TestChatClient provider = new() { GetStreamingResponseAsyncCallback = (_, _, ct) => TestChatClient.Yield([new ChatResponseUpdate(ChatRole.Assistant, "x")], cancellationToken: ct) };
-        using IChatClient client = Pipeline(provider, Options(limit: 0.0001m));
+        using IChatClient client = Pipeline(provider, Options(limit: 0.0001m, more: o => o.ThrowOnRefusedStream = false));
 
         ChatResponseUpdate update = Assert.Single(await client.GetStreamingResponseAsync("q", For(Acme)).ToListAsync());
 
@@ -567,12 +567,14 @@ public class BudgetChatClientTests
     }
 
     [Fact]
-    public async Task GetStreamingResponseAsync_RefusedWithThrowOption_Throws()
+    public async Task GetStreamingResponseAsync_Refused_ThrowsByDefault()
     {
+        // A consumer that only concatenates text would otherwise get an empty answer and no error.
         TestChatClient provider = new() { GetStreamingResponseAsyncCallback = (_, _, ct) => TestChatClient.Yield([], cancellationToken: ct) };
-        using IChatClient client = Pipeline(provider, Options(limit: 0.0001m, more: o => o.ThrowOnRefusedStream = true));
+        using IChatClient client = Pipeline(provider, Options(limit: 0.0001m));
 
         _ = await Assert.ThrowsAsync<BudgetExceededException>(async () => await client.GetStreamingResponseAsync("q", For(Acme)).ToListAsync());
+        Assert.Equal(0, provider.Calls);
     }
 
     [Fact]

@@ -170,6 +170,21 @@ public class BudgetOptionsTests
     }
 
     [Fact]
+    public void AddCostAware_TypoInsideWhere_FailsAtStartNamingTheKey()
+    {
+        IConfigurationSection section = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["CostAware:Budget:Budgets:chat:Where:Featur"] = "chat",
+            ["CostAware:Budget:Budgets:chat:Limit"] = "5",
+        }).Build().GetSection("CostAware");
+        using ServiceProvider services = new ServiceCollection().AddCostAware(section).BuildServiceProvider();
+
+        Exception ex = Assert.ThrowsAny<Exception>(() => services.GetRequiredService<IOptions<CostAwareOptions>>().Value);
+        Assert.Contains("Budget:Budgets:chat:Where:Featur", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Tenant, User, ApiKey, Agent, Workflow, Feature", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AddCostAware_InvalidBudgetInConfiguration_FailsValidation()
     {
         IConfigurationSection section = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>

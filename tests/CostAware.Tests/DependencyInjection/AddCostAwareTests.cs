@@ -100,6 +100,44 @@ public class AddCostAwareTests
         Assert.Contains("TimeToLiv", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("CostAware:Batching:QueuePath", "queue.db")]
+    [InlineData("CostAware:Onnx:Chat:ModelPath", "/models/phi")]
+    [InlineData("CostAware:SemanticCache:SimilarityThreshold", "0.95")]
+    public void AddCostAware_TheDocsLayoutWithOtherPackagesSectionsUnderCostAware_Starts(string key, string value)
+    {
+        // docs/batch-deferral.md, docs/local-onnx.md and the README put these sections under the one given to AddCostAware.
+        ServiceCollection services = new();
+        services.AddCostAware(Section(new() { [key] = value }));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        Assert.NotNull(provider.GetRequiredService<IOptions<CostAwareOptions>>().Value);
+    }
+
+    [Fact]
+    public void AddCostAware_PriceAboveTheHighestAccepted_FailsAtStartNamingTheField()
+    {
+        ServiceCollection services = new();
+        services.AddCostAware(Section(new() { ["CostAware:Prices:my-model:Provider"] = "me", ["CostAware:Prices:my-model:Input"] = "79228162514264337593543950335", ["CostAware:Prices:my-model:Output"] = "1" }));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        Exception ex = Assert.ThrowsAny<Exception>(() => provider.GetRequiredService<IOptions<CostAwareOptions>>().Value);
+        Assert.Contains("my-model", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Input", ex.Message, StringComparison.Ordinal);
+        _ = Assert.Throws<ArgumentOutOfRangeException>(() => new TokenPrices(decimal.MaxValue, 1m));
+    }
+
+    [Fact]
+    public void ValidateCostAwareOptions_PlainServiceProvider_FindsABadConfigurationBeforeAnyCall()
+    {
+        ServiceCollection services = new();
+        services.AddCostAware(Section(new() { ["CostAware:Budget:Budgets:daily:Limit"] = "-5" }));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        OptionsValidationException ex = Assert.Throws<OptionsValidationException>(() => provider.ValidateCostAwareOptions());
+        Assert.Contains(ex.Failures, f => f.Contains("Budget:Budgets:daily:Limit", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void AddCostAware_NullArguments_Throw()
     {

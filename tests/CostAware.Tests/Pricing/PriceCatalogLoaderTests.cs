@@ -104,7 +104,8 @@ public class PriceCatalogLoaderTests
     [Fact]
     public void LoadLiteLlm_Property_PerTokenTextToPerMillionIsExact()
     {
-        Gen.Select(Gen.Int[0, 999_999_999], Gen.Int[1, 12]).Sample(static (mantissa, scale) =>
+        // Per-token prices up to a dollar a token (TokenPrices.MaxPrice per million).
+        Gen.Select(Gen.Int[0, 999_999_999], Gen.Int[9, 15]).Sample(static (mantissa, scale) =>
         {
             decimal perToken = new(mantissa, 0, 0, false, (byte)scale);
             string text = perToken.ToString("E6", CultureInfo.InvariantCulture);

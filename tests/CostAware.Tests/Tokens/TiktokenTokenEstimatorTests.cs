@@ -134,4 +134,14 @@ public class TiktokenTokenEstimatorTests
 
         Assert.InRange(pieces, whole, whole + (run.Length / TiktokenTokenEstimator.MaxPiece) + 1);
     }
+
+    [Fact]
+    public void EstimateInputTokens_NullMessageOrContent_ArgumentExceptionNamingTheIndex()
+    {
+        ArgumentException message = Assert.Throws<ArgumentException>(() => _estimator.EstimateInputTokens([new ChatMessage(ChatRole.User, "a"), null!], null, "gpt-4o"));
+        ArgumentException content = Assert.Throws<ArgumentException>(() => _estimator.EstimateInputTokens([new ChatMessage(ChatRole.User, [new TextContent("a"), null!])], null, "gpt-4o"));
+
+        Assert.Contains("messages[1] is null", message.Message, StringComparison.Ordinal);
+        Assert.Contains("messages[0].Contents[1] is null", content.Message, StringComparison.Ordinal);
+    }
 }

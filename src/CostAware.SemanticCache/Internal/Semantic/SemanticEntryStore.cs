@@ -131,6 +131,13 @@ internal sealed class SemanticEntryStore(SemanticIndexKind kind, int maxEntries)
                 RemoveLocked(entry);
             }
 
+            if (_byId.Count == 0 && _index is { } emptied)
+            {
+                // An empty cache holds no embeddings: the next entry may come from another embedding model.
+                _index = null;
+                emptied.Dispose();
+            }
+
             return doomed.Count;
         }
     }

@@ -31,4 +31,8 @@ internal static partial class SemanticLog
 
     [LoggerMessage(28, LogLevel.Warning, "The embedding generator failed; the call goes to the provider uncached.")]
     public static partial void EmbeddingFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(29, LogLevel.Warning,
+        "The embedding generator returned {Dimensions} dimensions; this semantic cache holds {Held}-dimensional embeddings, so the embedding model changed. The call goes to the provider uncached; call InvalidateAllAsync to start over with the new model.")]
+    public static partial void DimensionsChanged(ILogger logger, int dimensions, int held);
 }
