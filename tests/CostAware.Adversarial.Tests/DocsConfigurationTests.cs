@@ -38,14 +38,7 @@ public sealed partial class DocsConfigurationTests
 
         // Files a snippet names (price tables) are not part of the layout being checked.
         json = Regex.Replace(json, "\"(LiteLlmPriceFiles|PriceFiles)\": \\[[^\\]]*\\],?", string.Empty);
-        IConfiguration configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build();
-        ServiceCollection services = new();
-        services.AddCostAware(configuration.GetSection("CostAware"))
-            .AddCostAwareSemanticCache(configuration.GetSection("CostAware:SemanticCache"))
-            .AddCostAwareBatching(configuration.GetSection("CostAware:Batching"));
-        using ServiceProvider provider = services.BuildServiceProvider();
-
-        _ = provider.ValidateCostAwareOptions();
+        StartAndValidate(new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build());
     }
 
     [Fact]
@@ -59,6 +52,12 @@ public sealed partial class DocsConfigurationTests
             ["CostAware:Batching:QueuePath"] = Path.Combine(Path.GetTempPath(), "costaware-docs-layout.db"),
             ["CostAware:Onnx:Chat:ModelPath"] = "/models/phi",
         }).Build();
+
+        StartAndValidate(configuration);
+    }
+
+    private static void StartAndValidate(IConfiguration configuration)
+    {
         ServiceCollection services = new();
         services.AddCostAware(configuration.GetSection("CostAware"))
             .AddCostAwareSemanticCache(configuration.GetSection("CostAware:SemanticCache"))
