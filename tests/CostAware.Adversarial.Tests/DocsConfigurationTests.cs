@@ -32,17 +32,17 @@ public sealed partial class DocsConfigurationTests
 
     [Theory]
     [MemberData(nameof(Snippets))]
-    public void DocsSnippet_StartsWithTheDocumentedLayout(string file, int index)
+    public async Task DocsSnippet_StartsWithTheDocumentedLayout(string file, int index)
     {
         string json = JsonBlock().Matches(File.ReadAllText(Path.Combine(Root(), "docs", file)))[index].Groups[1].Value;
 
         // Files a snippet names (price tables) are not part of the layout being checked.
         json = Regex.Replace(json, "\"(LiteLlmPriceFiles|PriceFiles)\": \\[[^\\]]*\\],?", string.Empty);
-        StartAndValidate(new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build());
+        await StartAndValidateAsync(new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build());
     }
 
     [Fact]
-    public void TheDocumentedLayout_AllPackagesUnderOneSection_Starts()
+    public async Task TheDocumentedLayout_AllPackagesUnderOneSection_Starts()
     {
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -53,18 +53,18 @@ public sealed partial class DocsConfigurationTests
             ["CostAware:Onnx:Chat:ModelPath"] = "/models/phi",
         }).Build();
 
-        StartAndValidate(configuration);
+        await StartAndValidateAsync(configuration);
     }
 
-    private static void StartAndValidate(IConfiguration configuration)
+    private static async Task StartAndValidateAsync(IConfiguration configuration)
     {
         ServiceCollection services = new();
         services.AddCostAware(configuration.GetSection("CostAware"))
             .AddCostAwareSemanticCache(configuration.GetSection("CostAware:SemanticCache"))
             .AddCostAwareBatching(configuration.GetSection("CostAware:Batching"));
-        using ServiceProvider provider = services.BuildServiceProvider();
+        await using ServiceProvider provider = services.BuildServiceProvider();
 
-        _ = provider.ValidateCostAwareOptions();
+        await provider.ValidateCostAwareOptionsAsync();
     }
 
     private static string Root()

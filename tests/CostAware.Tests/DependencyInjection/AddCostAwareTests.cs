@@ -128,13 +128,13 @@ public class AddCostAwareTests
     }
 
     [Fact]
-    public void ValidateCostAwareOptions_PlainServiceProvider_FindsABadConfigurationBeforeAnyCall()
+    public async Task ValidateCostAwareOptionsAsync_PlainServiceProvider_FindsABadConfigurationBeforeAnyCall()
     {
         ServiceCollection services = new();
         services.AddCostAware(Section(new() { ["CostAware:Budget:Budgets:daily:Limit"] = "-5" }));
         using ServiceProvider provider = services.BuildServiceProvider();
 
-        OptionsValidationException ex = Assert.Throws<OptionsValidationException>(() => provider.ValidateCostAwareOptions());
+        OptionsValidationException ex = await Assert.ThrowsAsync<OptionsValidationException>(() => provider.ValidateCostAwareOptionsAsync());
         Assert.Contains(ex.Failures, f => f.Contains("Budget:Budgets:daily:Limit", StringComparison.Ordinal));
     }
 
