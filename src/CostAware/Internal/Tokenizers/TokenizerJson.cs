@@ -7,7 +7,7 @@ namespace CostAware.Internal;
 
 // Loads a Hugging Face tokenizer.json onto Microsoft.ML.Tokenizers, which has no loader for it. Dispatches on the
 // model type: byte-level BPE (GPT-2, Qwen, Llama 3, Phi-4) becomes a BpeTokenizer with the file's split regex,
-// WordPiece (BERT family) a BertTokenizer, Unigram (T5, Model2Vec) a SentencePiece model written in memory. The
+// WordPiece (BERT family) a BertTokenizer, Unigram (T5, Model2Vec) a SentencePiece tokenizer from the vocabulary. The
 // normalizers the file lists are applied here. Anything this loader does not implement fails at load, naming it;
 // SentencePiece-style BPE (byte_fallback, Metaspace: Llama 2, Mistral, Phi-3) is one of them, because those models
 // ship tokenizer.model, which SentencePieceTokenizer reads directly.
@@ -221,9 +221,25 @@ internal static class TokenizerJson
         int unknownId = model.TryGetProperty("unk_id", out JsonElement unk) && unk.ValueKind == JsonValueKind.Number ? unk.GetInt32() : 0;
         JsonElement vocab = model.GetProperty("vocab");
         Dictionary<string, int> special = AddedTokens(root, specialOnly: true);
-        byte[] proto = SentencePieceModelWriter.Write(vocab, unknownId, addDummyPrefix, [.. special.Values]);
-        using MemoryStream stream = new(proto);
-        SentencePieceTokenizer tokenizer = SentencePieceTokenizer.Create(stream, false, false, special.Count == 0 ? null : special);
+        List<(string Piece, float Score)> pieces = new(vocab.GetArrayLength());
+        foreach (JsonElement entry in vocab.EnumerateArray())
+        {
+            pieces.Add((entry[0].GetString() ?? "", (float)entry[1].GetDouble()));
+        }
+
+        // Normalisation stays with the tokenizer.json's own normalizer (HuggingFaceNormalizers); only the dummy prefix
+        // and whitespace escaping (the Metaspace pre-tokenizer) are SentencePiece's.
+        SentencePieceTokenizer tokenizer = SentencePieceTokenizer.Create(
+            pieces,
+            unknownId,
+            addBeginningOfSentence: false,
+            addEndOfSentence: false,
+            precompiledCharsMap: default,
+            addDummyPrefix: addDummyPrefix,
+            escapeWhiteSpaces: true,
+            treatWhitespaceAsSuffix: false,
+            byteFallback: false,
+            specialTokens: special.Count == 0 ? null : special);
         return new ModelTokenizer(tokenizer, HuggingFaceNormalizers.Load(root, source), special, unknownId, vocab.GetArrayLength());
     }
 

@@ -2,9 +2,9 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 
-namespace CostAware.Internal;
+namespace CostAware.Onnx.Tests.TestModels;
 
-// Writes the SentencePiece ModelProto (protobuf) that Microsoft.ML.Tokenizers loads, from a tokenizer.json Unigram
+// Test-only: writes the SentencePiece ModelProto (protobuf) of a tokenizer.model file, from a tokenizer.json Unigram
 // vocabulary. Only the fields that tokenizer reads are written. Normalisation is left to the caller ("identity"):
 // only the dummy prefix and whitespace escaping (the Metaspace pre-tokenizer) are SentencePiece's.
 internal static class SentencePieceModelWriter
