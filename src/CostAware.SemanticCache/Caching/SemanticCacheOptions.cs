@@ -107,8 +107,12 @@ public sealed class SemanticCacheOptions
     public bool RecordToLedger { get; set; } = true;
 
     /// <summary>Gets or sets a value indicating whether cache metrics carry the cost scope's dimensions.</summary>
-    /// <value>The default value is <see langword="true"/>.</value>
-    public bool IncludeScopeInMetrics { get; set; } = true;
+    /// <value>
+    /// The default value is <see langword="false"/>: tenant, user and API key ids are not metric tags, since they multiply
+    /// the series a metrics back end stores and leave the process; per-scope money lives in the cost ledger. Turn it on
+    /// only for a small, known set of scope values.
+    /// </value>
+    public bool IncludeScopeInMetrics { get; set; }
 
     internal SemanticCacheOptions Clone()
     {

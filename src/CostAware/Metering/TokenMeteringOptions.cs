@@ -9,8 +9,12 @@ public sealed class TokenMeteringOptions
     public bool RecordToLedger { get; set; } = true;
 
     /// <summary>Gets or sets a value indicating whether metrics carry the cost scope's dimensions (tenant, user, API key name, agent, workflow, feature).</summary>
-    /// <value>The default value is <see langword="true"/>. Turn it off when scope values are too many for your metrics back end.</value>
-    public bool IncludeScopeInMetrics { get; set; } = true;
+    /// <value>
+    /// The default value is <see langword="false"/>: tenant, user and API key ids are not metric tags, since they multiply
+    /// the series a metrics back end stores and leave the process; per-scope money lives in the cost ledger. Turn it on
+    /// only for a small, known set of scope values.
+    /// </value>
+    public bool IncludeScopeInMetrics { get; set; }
 
     /// <summary>Gets or sets a callback invoked after every metered call, with its receipt entry.</summary>
     /// <value>The default value is <see langword="null"/>.</value>

@@ -530,9 +530,9 @@ public sealed class PromptCacheChatClientTests : IDisposable
     }
 
     [Fact]
-    public async Task Metrics_HitsMissesAndCostAvoidedByScope()
+    public async Task Metrics_ScopeTurnedOn_HitsMissesAndCostAvoidedByScope()
     {
-        IChatClient client = Pipeline();
+        IChatClient client = Pipeline(o => o.IncludeScopeInMetrics = true);
         using MetricCollector<long> lookups = new(MeterScope, CostAwareTelemetry.Name, "costaware.cache.lookups");
         using MetricCollector<double> avoided = new(MeterScope, CostAwareTelemetry.Name, "costaware.cost.avoided");
 

@@ -251,7 +251,7 @@ public class TokenMeteringChatClientTests
     }
 
     [Fact]
-    public async Task GetResponseAsync_Metrics_TokensByClassAndCostWithScope()
+    public async Task GetResponseAsync_MetricsWithScopeTurnedOn_TokensByClassAndCostWithScope()
     {
         using MetricCollector<long> tokens = new(null, CostAwareTelemetry.Name, "costaware.tokens");
         using MetricCollector<double> cost = new(null, CostAwareTelemetry.Name, "costaware.cost");
@@ -263,7 +263,7 @@ public class TokenMeteringChatClientTests
                 Usage = new UsageDetails { InputTokenCount = 1_000, CachedInputTokenCount = 400, OutputTokenCount = 500, ReasoningTokenCount = 300 },
             }),
         };
-        using IChatClient client = Meter(inner);
+        using IChatClient client = Meter(inner, options: new TokenMeteringOptions { IncludeScopeInMetrics = true });
         string tenant = Guid.NewGuid().ToString();
 
         _ = await client.GetResponseAsync("q", new ChatOptions().WithCostScope(new CostScope { Tenant = tenant }));
@@ -276,6 +276,20 @@ public class TokenMeteringChatClientTests
         // o3: 600 x $2 + 400 x $0.50 + 500 x $8 per million.
         Assert.Equal(0.0054, spent.Value, 10);
         Assert.Equal("o3", spent.Tags["gen_ai.response.model"]);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_MetricsByDefault_NoScopeIdsOnTags()
+    {
+        using MetricCollector<double> cost = new(null, CostAwareTelemetry.Name, "costaware.cost");
+        TestChatClient inner = new() { GetResponseAsyncCallback = (_, _, _) => Task.FromResult(Answer("a", 1_000, 10, "o3")) };
+        using IChatClient client = Meter(inner);
+        string tenant = Guid.NewGuid().ToString();
+
+        _ = await client.GetResponseAsync("q", new ChatOptions().WithCostScope(new CostScope { Tenant = tenant, User = "u", ApiKey = "k" }));
+
+        // Tenant, user and API key ids never become metric tags unless the app asks.
+        Assert.DoesNotContain(cost.GetMeasurementSnapshot(), m => m.Tags.Values.Any(v => v is string s && (s == tenant || s == "u" || s == "k")));
     }
 
     [Fact]
