@@ -102,8 +102,8 @@ public static class CostAwareRedisServiceCollectionExtensions
             provider.GetRequiredService<IConnectionMultiplexer>(), semanticPrefix, provider.GetService<TimeProvider>()));
         // Budgets are counted in Redis, whichever of AddCostAware and AddCostAwareRedis came first.
         string instanceName = options.InstanceName;
-        services.RemoveAll<CostAware.Internal.Budgets.IBudgetStore>();
-        services.AddSingleton<CostAware.Internal.Budgets.IBudgetStore>(provider => new CostAware.Internal.RedisBudgetStore(
+        services.RemoveAll<IBudgetStore>();
+        services.AddSingleton<IBudgetStore>(provider => new CostAware.Internal.RedisBudgetStore(
             provider.GetRequiredService<IConnectionMultiplexer>(), instanceName));
         // Deferred calls are queued in Redis, so that every machine's scheduler shares one queue.
         services.RemoveAll<CostAware.Internal.Batching.IDeferralQueue>();

@@ -1,4 +1,3 @@
-using CostAware.Internal.Budgets;
 using StackExchange.Redis;
 
 namespace CostAware.Internal;

@@ -1,5 +1,4 @@
 using CostAware.Internal;
-using CostAware.Internal.Budgets;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
