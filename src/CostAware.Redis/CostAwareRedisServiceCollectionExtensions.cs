@@ -106,8 +106,8 @@ public static class CostAwareRedisServiceCollectionExtensions
         services.AddSingleton<IBudgetStore>(provider => new CostAware.Internal.RedisBudgetStore(
             provider.GetRequiredService<IConnectionMultiplexer>(), instanceName));
         // Deferred calls are queued in Redis, so that every machine's scheduler shares one queue.
-        services.RemoveAll<CostAware.Internal.Batching.IDeferralQueue>();
-        services.AddSingleton<CostAware.Internal.Batching.IDeferralQueue>(provider => new CostAware.Internal.RedisDeferralQueue(
+        services.RemoveAll<IDeferralQueue>();
+        services.AddSingleton<IDeferralQueue>(provider => new CostAware.Internal.RedisDeferralQueue(
             provider.GetRequiredService<IConnectionMultiplexer>(), instanceName));
         _ = services.AddStackExchangeRedisCache(static _ => { });
         _ = services.AddOptions<RedisCacheOptions>().Configure<IServiceProvider>((redisCache, provider) =>

@@ -503,7 +503,3 @@ internal sealed class SqliteDeferralQueue : IDeferralQueue, IAsyncDisposable
         Owner = reader.IsDBNull(reader.GetOrdinal("owner")) ? null : reader.GetString(reader.GetOrdinal("owner")),
     };
 }
-
-internal readonly record struct QueuedGroup(string Provider, string Endpoint, int Count, DateTimeOffset Oldest, DateTimeOffset? EarliestDeadline);
-
-internal readonly record struct OpenBatch(string Id, string Provider, string Endpoint, string? ProviderBatchId, DateTimeOffset CreatedAt, DateTimeOffset NextPollAt, int PollCount);

@@ -1,5 +1,4 @@
 using System.Globalization;
-using CostAware.Internal.Batching;
 using StackExchange.Redis;
 
 namespace CostAware.Internal;

@@ -79,8 +79,8 @@ public abstract class DeferralQueueContractTests
         _ = await queue.BeginBatchAsync("b1", "openai", "/v1/chat/completions", ["a"], Now, CancellationToken.None);
         await queue.MarkSubmittedAsync("b1", "batch_1", CancellationToken.None);
 
-        bool completed = await queue.CompleteAsync("a", [1, 2, 3], error: null, CancellationToken.None);
-        bool again = await queue.CompleteAsync("a", [9], error: null, CancellationToken.None);
+        bool completed = await queue.CompleteAsync("a", [1, 2, 3], failure: null, CancellationToken.None);
+        bool again = await queue.CompleteAsync("a", [9], failure: null, CancellationToken.None);
         bool delivered = await queue.MarkDeliveredAsync("a", CancellationToken.None);
         bool deliveredAgain = await queue.MarkDeliveredAsync("a", CancellationToken.None);
 
