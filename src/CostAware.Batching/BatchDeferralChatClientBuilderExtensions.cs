@@ -1,10 +1,10 @@
+using CostAware;
 using CostAware.Internal.Batching;
-using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace CostAware;
+namespace Microsoft.Extensions.AI;
 
 /// <summary>Adds the <see cref="BatchDeferralChatClient"/> stage to a chat client pipeline.</summary>
 public static class BatchDeferralChatClientBuilderExtensions

@@ -1,10 +1,10 @@
+using CostAware;
 using CostAware.Internal;
-using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace CostAware;
+namespace Microsoft.Extensions.AI;
 
 /// <summary>Adds <see cref="SemanticCacheChatClient"/> to a chat pipeline.</summary>
 public static class SemanticCacheChatClientBuilderExtensions

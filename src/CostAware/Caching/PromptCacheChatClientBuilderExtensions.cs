@@ -1,11 +1,11 @@
+using CostAware;
 using CostAware.Internal;
-using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace CostAware;
+namespace Microsoft.Extensions.AI;
 
 /// <summary>Adds <see cref="PromptCacheChatClient"/> to a chat pipeline.</summary>
 public static class PromptCacheChatClientBuilderExtensions

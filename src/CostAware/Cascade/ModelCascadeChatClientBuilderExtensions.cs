@@ -1,8 +1,8 @@
-using Microsoft.Extensions.AI;
+using CostAware;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace CostAware;
+namespace Microsoft.Extensions.AI;
 
 /// <summary>Adds the <see cref="ModelCascadeChatClient"/> stage to a chat client pipeline.</summary>
 public static class ModelCascadeChatClientBuilderExtensions

@@ -1,9 +1,9 @@
+using CostAware;
 using CostAware.Internal;
-using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace CostAware;
+namespace Microsoft.Extensions.AI;
 
 /// <summary>Adds <see cref="TokenMeteringChatClient"/> to a chat pipeline.</summary>
 public static class TokenMeteringChatClientBuilderExtensions
