@@ -92,7 +92,7 @@ public static class BatchingServiceCollectionExtensions
             sp.GetService<ICostLedger>(),
             sp.GetRequiredService<TimeProvider>(),
             (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<BatchDeferralChatClient>(),
-            sp.GetService<IDeferralQueue>(),
+            sp.GetService<IDeferralQueue>() ?? RedisQueue(sp),
             sp.GetService<CostAwareMetrics>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BatchScheduler>(static sp => new BatchScheduler(
             sp.GetRequiredService<DeferralCoordinator>(),
@@ -100,4 +100,10 @@ public static class BatchingServiceCollectionExtensions
             (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<BatchScheduler>())));
         return services;
     }
+
+    // With AddCostAwareRedis (CostAware.Redis), deferred calls are queued in the app's Redis, shared by every machine.
+    private static RedisDeferralQueue? RedisQueue(IServiceProvider services) =>
+        services.GetService<StackExchange.Redis.IConnectionMultiplexer>() is { } redis
+            ? new RedisDeferralQueue(redis, services.GetService<IOptions<CostAwareRedisOptions>>()?.Value.InstanceName ?? "costaware:")
+            : null;
 }

@@ -22,8 +22,10 @@ public static class CostAwareRedisServiceCollectionExtensions
     /// <remarks>
     /// With a configuration string, registers one shared <see cref="IConnectionMultiplexer"/> (unless the app
     /// registered one), an <see cref="IDistributedCache"/> over it, which the prompt cache's HybridCache uses as its
-    /// second level, and an <see cref="ISemanticCacheStore"/>, which the semantic cache shares its entries through. The connection does not fail start-up while Redis is down: the caches fall back to memory,
-    /// log, and reconnect. Call <c>AddCostAware</c> as well.
+    /// second level, and the budget store in Redis. The semantic cache (<c>CostAware.SemanticCache</c>) and batch
+    /// deferral (<c>CostAware.Batching</c>), when the app uses them, find this connection and keep their shared entries
+    /// and queue in Redis too; this package does not bring them. The connection does not fail start-up while Redis is
+    /// down: the caches fall back to memory, log, and reconnect. Call <c>AddCostAware</c> as well.
     /// </remarks>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">The section has a key that <see cref="CostAwareRedisOptions"/> does not.</exception>
@@ -97,18 +99,19 @@ public static class CostAwareRedisServiceCollectionExtensions
             return ConnectionMultiplexer.Connect(redis);
         });
 
-        string semanticPrefix = options.InstanceName + "semantic";
-        services.TryAddSingleton<ISemanticCacheStore>(provider => new RedisSemanticCacheStore(
-            provider.GetRequiredService<IConnectionMultiplexer>(), semanticPrefix, provider.GetService<TimeProvider>()));
         // Budgets are counted in Redis, whichever of AddCostAware and AddCostAwareRedis came first.
         string instanceName = options.InstanceName;
         services.RemoveAll<IBudgetStore>();
         services.AddSingleton<IBudgetStore>(provider => new CostAware.Internal.RedisBudgetStore(
             provider.GetRequiredService<IConnectionMultiplexer>(), instanceName));
-        // Deferred calls are queued in Redis, so that every machine's scheduler shares one queue.
-        services.RemoveAll<IDeferralQueue>();
-        services.AddSingleton<IDeferralQueue>(provider => new CostAware.Internal.RedisDeferralQueue(
-            provider.GetRequiredService<IConnectionMultiplexer>(), instanceName));
+
+        // The semantic cache's shared store and the deferral queue (in their own packages) find the connection and the
+        // instance name here.
+        _ = services.AddOptions<CostAwareRedisOptions>().Configure(o =>
+        {
+            o.Configuration = options.Configuration;
+            o.InstanceName = options.InstanceName;
+        });
         _ = services.AddStackExchangeRedisCache(static _ => { });
         _ = services.AddOptions<RedisCacheOptions>().Configure<IServiceProvider>((redisCache, provider) =>
         {

@@ -47,7 +47,7 @@ public static class SemanticCacheChatClientBuilderExtensions
                 inner,
                 generator,
                 options,
-                services.GetService<ISemanticCacheStore>(),
+                services.GetService<ISemanticCacheStore>() ?? RedisStore(services),
                 services.GetService<ISemanticHitVerifier>(),
                 services.GetService<IPriceCatalog>(),
                 services.GetService<ICostLedger>(),
@@ -59,4 +59,13 @@ public static class SemanticCacheChatClientBuilderExtensions
 
     internal static IEmbeddingGenerator<string, Embedding<float>> DefaultEmbeddingGenerator(SemanticCacheOptions options) =>
         options.Model2VecModelPath is { } path ? Model2VecEmbeddingGenerator.Load(path) : new LexicalEmbeddingGenerator();
+
+    // With AddCostAwareRedis (CostAware.Redis), entries are shared through the app's Redis connection.
+    private static RedisSemanticCacheStore? RedisStore(IServiceProvider services) =>
+        services.GetService<StackExchange.Redis.IConnectionMultiplexer>() is { } redis
+            ? new RedisSemanticCacheStore(
+                redis,
+                (services.GetService<Microsoft.Extensions.Options.IOptions<CostAwareRedisOptions>>()?.Value.InstanceName ?? "costaware:") + "semantic",
+                services.GetService<TimeProvider>())
+            : null;
 }
