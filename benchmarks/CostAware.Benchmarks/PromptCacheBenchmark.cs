@@ -1,6 +1,5 @@
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
-using CostAware.Internal.PromptCache;
 using CostAware.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Caching.Distributed;
@@ -28,9 +27,8 @@ public class PromptCacheBenchmark
     private IChatClient _bare = null!;
     private IChatClient _meaiCache = null!;
     private IChatClient _promptCache = null!;
-    private PromptCacheKeyBuilder _xxHash = null!;
-    private PromptCacheKeyBuilder _sha256 = null!;
-    private readonly ChatClientMetadata _metadata = new("openai", null, "gpt-4o");
+    private PromptCacheChatClient _xxHash = null!;
+    private PromptCacheChatClient _sha256 = null!;
 
     [Params(2, 8)]
     public int ConversationKb { get; set; }
@@ -43,8 +41,9 @@ public class PromptCacheBenchmark
         _meaiCache = new DistributedCachingChatClient(_bare, new MemoryDistributedCache(Options.Create(new MemoryDistributedCacheOptions())));
         _services = new ServiceCollection().AddCostAware().BuildServiceProvider();
         _promptCache = _bare.AsBuilder().UsePromptCache().Build(_services);
-        _xxHash = new PromptCacheKeyBuilder("costaware:prompt", PromptCacheKeyAlgorithm.XxHash128);
-        _sha256 = new PromptCacheKeyBuilder("costaware:prompt", PromptCacheKeyAlgorithm.Sha256);
+        // The key as the public API builds it (the tenant comes from the options' scope).
+        _xxHash = _bare.AsBuilder().UsePromptCache(configure: o => o.KeyAlgorithm = PromptCacheKeyAlgorithm.XxHash128).Build(_services).GetService<PromptCacheChatClient>()!;
+        _sha256 = _bare.AsBuilder().UsePromptCache(configure: o => o.KeyAlgorithm = PromptCacheKeyAlgorithm.Sha256).Build(_services).GetService<PromptCacheChatClient>()!;
 
         // Warm both caches: every measured hit below is a hit.
         _ = await _meaiCache.GetResponseAsync(_conversation, _options);
@@ -65,10 +64,10 @@ public class PromptCacheBenchmark
     public Task<ChatResponse> PromptCacheHit() => _promptCache.GetResponseAsync(_conversation, _options);
 
     [Benchmark]
-    public string? KeyXxHash128() => _xxHash.TryBuild(_conversation, _options, _metadata, "acme", null, "t0123456789abcdef");
+    public string? KeyXxHash128() => _xxHash.GetCacheKey(_conversation, _options);
 
     [Benchmark]
-    public string? KeySha256() => _sha256.TryBuild(_conversation, _options, _metadata, "acme", null, "t0123456789abcdef");
+    public string? KeySha256() => _sha256.GetCacheKey(_conversation, _options);
 
     // A miss that stores: the key, the factory, the entry and the memory write (the provider answers in-process).
     [Benchmark]

@@ -85,6 +85,9 @@ public static class BatchingServiceCollectionExtensions
             static o => o.MaxPollInterval >= o.PollInterval,
             "Batching:MaxPollInterval must not be shorter than Batching:PollInterval.").ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
+
+        // This package's instruments, on the app's meter factory (the "CostAware" meter, as the other packages').
+        services.TryAddSingleton(static sp => new CostAware.Internal.CostAwareMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton(static sp => new DeferralCoordinator(
             sp.GetRequiredService<IOptions<BatchDeferralOptions>>().Value.Clone(),
             sp.GetServices<IBatchProvider>(),

@@ -188,14 +188,14 @@ public sealed class BudgetRedisTests(RedisServerFixture redis)
             }
         }
 
-        BudgetLine line2 = new CompiledBudget("shared", new BudgetDefinition { Per = [CostScopeDimension.Tenant], Window = BudgetWindow.Lifetime, Limit = limit })
-            .Line(new CostScope { Tenant = "shared" }, DateTimeOffset.UnixEpoch, out _);
-        BudgetCounterState state = await ReadAsync(Store(), line2, TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
+        // The budget as a third process sees it, through the public status query on the same Redis counters.
+        BudgetStatus state = Assert.Single(await (await Pipeline(redis.Configuration, "shared", limit, BudgetStoreFailureMode.FailClosed, new TestChatClient(), loggers: null))
+            .GetService<BudgetChatClient>()!.GetStatusAsync(new CostScope { Tenant = "shared" }));
         Assert.Equal(2 * 32 * 6, admitted + refused);
         Assert.True(refused > 0);
         Assert.Equal(admitted, state.Calls);
-        Assert.Equal(0, state.Reserved);
-        Assert.Equal(admittedSpend, BudgetMoney.ToCurrency(state.Spent));
+        Assert.Equal(0m, state.Reserved);
+        Assert.Equal(admittedSpend, state.Spent);
         Assert.True(admittedSpend <= limit, $"spent {admittedSpend}");
     }
 
@@ -209,12 +209,6 @@ public sealed class BudgetRedisTests(RedisServerFixture redis)
             port = ((IPEndPoint)listener.LocalEndpoint).Port;
         }
 
-        ConfigurationOptions options = ConfigurationOptions.Parse($"127.0.0.1:{port}");
-        options.AbortOnConnectFail = false;
-        options.BacklogPolicy = BacklogPolicy.FailFast;
-        options.ConnectTimeout = 200;
-        await using ConnectionMultiplexer down = await ConnectionMultiplexer.ConnectAsync(options);
-        RedisBudgetStore store = new(down, _instance);
         FakeLogCollector logs = new();
         using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(logs)));
         TestChatClient provider = new()
@@ -225,23 +219,41 @@ public sealed class BudgetRedisTests(RedisServerFixture redis)
                 Usage = new UsageDetails { InputTokenCount = 10, OutputTokenCount = 10 },
             }),
         };
-        BudgetOptions Budgets(BudgetStoreFailureMode mode) => new()
-        {
-            Budgets = { ["daily"] = new BudgetDefinition { Limit = 1m } },
-            StoreFailureMode = mode,
-        };
         ChatOptions call = new() { ModelId = "gpt-4o-mini", MaxOutputTokens = 10 };
 
-        using BudgetChatClient closed = new(provider, Budgets(BudgetStoreFailureMode.FailClosed), null, null, null, null, loggers, store, null);
+        // Nothing listens on the port: Redis is unreachable from the start.
+        using IChatClient closed = await Pipeline($"127.0.0.1:{port}", "daily", 1m, BudgetStoreFailureMode.FailClosed, provider, loggers);
         BudgetStoreUnavailableException refused = await Assert.ThrowsAsync<BudgetStoreUnavailableException>(() => closed.GetResponseAsync("q", call));
         Assert.IsType<RedisConnectionException>(refused.InnerException);
         Assert.Equal(0, provider.Calls);
 
-        using BudgetChatClient open = new(provider, Budgets(BudgetStoreFailureMode.FailOpen), null, null, null, null, loggers, store, null);
+        using IChatClient open = await Pipeline($"127.0.0.1:{port}", "daily", 1m, BudgetStoreFailureMode.FailOpen, provider, loggers);
         ChatResponse response = await open.GetResponseAsync("q", call);
         Assert.Equal("ok", response.Text);
         Assert.Equal(1, provider.Calls);
-        Assert.Contains(logs.GetSnapshot(), r => r.Id.Id == Log.BudgetStoreFailedOpenEventId);
+        Assert.Contains(logs.GetSnapshot(), r => r.Id.Id == 34); // BudgetStoreFailedOpen
+    }
+
+    // A budget pipeline as an app builds it: AddCostAware, AddCostAwareRedis, UseBudget, UseTokenMetering.
+    private Task<IChatClient> Pipeline(string configuration, string budget, decimal limit, BudgetStoreFailureMode mode, IChatClient provider, ILoggerFactory? loggers)
+    {
+        ServiceCollection services = new();
+        services.AddCostAware(o =>
+        {
+            o.Budget.Budgets[budget] = new BudgetDefinition { Per = budget == "shared" ? [CostScopeDimension.Tenant] : [], Window = budget == "shared" ? BudgetWindow.Lifetime : BudgetWindow.Day, Limit = limit };
+            o.Budget.StoreFailureMode = mode;
+        }).AddCostAwareRedis(o =>
+        {
+            o.Configuration = configuration;
+            o.InstanceName = _instance;
+        });
+        if (loggers is not null)
+        {
+            services.AddSingleton(loggers);
+        }
+
+        ServiceProvider built = services.BuildServiceProvider();
+        return Task.FromResult(new ChatClientBuilder(provider).UseBudget().UseTokenMetering().Build(built));
     }
 
     private async Task<string[]> RunWorkerAsync(decimal limit)

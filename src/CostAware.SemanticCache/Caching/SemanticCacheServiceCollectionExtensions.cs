@@ -38,6 +38,9 @@ public static class SemanticCacheServiceCollectionExtensions
 
         _ = options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SemanticCacheOptions>, SemanticCacheOptionsFullValidator>());
+
+        // This package's instruments, on the app's meter factory (the "CostAware" meter, as the other packages').
+        services.TryAddSingleton(static sp => new CostAware.Internal.CostAwareMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         return services;
     }
 }

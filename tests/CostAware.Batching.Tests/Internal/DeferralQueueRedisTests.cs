@@ -1,14 +1,12 @@
 using System.ClientModel;
-using CostAware.Batching.Tests;
-using CostAware.Batching.Tests.Internal;
-using CostAware.Internal;
 using CostAware.Internal.Batching;
+using CostAware.Redis.Tests;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using OpenAI;
 
-namespace CostAware.Redis.Tests;
+namespace CostAware.Batching.Tests.Internal;
 
 // The deferral queue in the real redis-server: the same contract as the SQLite file, and two nodes (two schedulers,
 // two queue instances) sharing one queue.
@@ -36,7 +34,7 @@ public sealed class DeferralQueueRedisTests(RedisServerFixture redis) : Deferral
                 time,
                 NullLogger.Instance,
                 new RedisDeferralQueue(redis.Connection, _instance));
-            return (coordinator, new BatchDeferralChatClient(new CostAware.Tests.TestUtilities.TestChatClient(), coordinator, time, NullLogger.Instance));
+            return (coordinator, new BatchDeferralChatClient(new CostAware.Tests.NoClient(), coordinator, time, NullLogger.Instance));
         }
 
         (DeferralCoordinator a, IChatClient clientA) = Node("node-a");

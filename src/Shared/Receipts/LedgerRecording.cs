@@ -14,7 +14,7 @@ internal static class LedgerRecording
         }
         catch (Exception ex)
         {
-            Log.LedgerFailed(logger, receipt.Id, receipt.Spent, ex);
+            SharedLog.LedgerFailed(logger, receipt.Id, receipt.Spent, ex);
         }
     }
 }

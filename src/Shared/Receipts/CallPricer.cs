@@ -36,12 +36,12 @@ internal sealed class CallPricer(IPriceCatalog catalog, ILogger logger)
                     price = catalog.DefaultPrice;
                     break;
                 case UnknownModelPolicy.Throw when mayThrow:
-                    Log.UnknownModelThrown(logger, modelId, tokens.Input, tokens.Output);
+                    SharedLog.UnknownModelThrown(logger, modelId, tokens.Input, tokens.Output);
                     throw UnknownModel(modelId);
                 default:
                     if (_warned.TryAdd(modelId ?? "(none)", true))
                     {
-                        Log.UnpricedModel(logger, modelId ?? "(none)");
+                        SharedLog.UnpricedModel(logger, modelId ?? "(none)");
                     }
 
                     break;
