@@ -34,7 +34,7 @@ builder.Services.AddCostAware()
         o.MaxWait = TimeSpan.FromSeconds(1);                           // collect the job's calls into one batch
         o.PollInterval = TimeSpan.FromMilliseconds(local is null ? 30_000 : 250);
     })
-    .AddOpenAIBatches(openai);
+    .AddCostAwareOpenAIBatches(openai);
 builder.Services.AddChatClient(openai.GetChatClient(model).AsIChatClient())
     .UseBatchDeferral()                                                // deferrable calls go to the batch API
     .UseTokenMetering();                                               // everything else is metered as usual

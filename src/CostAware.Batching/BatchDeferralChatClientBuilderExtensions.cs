@@ -23,7 +23,7 @@ public static class BatchDeferralChatClientBuilderExtensions
         return builder.Use((inner, services) =>
         {
             DeferralCoordinator coordinator = services.GetService<DeferralCoordinator>() ?? throw new InvalidOperationException(
-                "UseBatchDeferral needs services.AddCostAwareBatching(...) with at least one batch provider (AddOpenAIBatches, AddAnthropicBatches).");
+                "UseBatchDeferral needs services.AddCostAwareBatching(...) with at least one batch provider (AddCostAwareOpenAIBatches, AddCostAwareAnthropicBatches).");
             ILoggerFactory loggers = services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
             return new BatchDeferralChatClient(inner, coordinator, services.GetService<TimeProvider>() ?? TimeProvider.System, loggers.CreateLogger<BatchDeferralChatClient>());
         });

@@ -7,7 +7,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using OpenAI;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -44,39 +43,6 @@ public static class BatchingServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
         return AddCore(services, services.AddOptions<BatchDeferralOptions>().Configure(configure));
-    }
-
-    /// <summary>Sends deferred calls to models the price catalog lists under provider <c>openai</c> to OpenAI's batch API, through this client.</summary>
-    /// <param name="services">The services.</param>
-    /// <param name="client">The OpenAI client (its endpoint and key are used for files and batches).</param>
-    /// <param name="endpoint">The endpoint the batched requests go to: match the client your pipeline calls synchronously.</param>
-    /// <returns><paramref name="services"/>, for chaining.</returns>
-    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="endpoint"/> is not a defined value.</exception>
-    public static IServiceCollection AddOpenAIBatches(this IServiceCollection services, OpenAIClient client, OpenAIBatchEndpoint endpoint = OpenAIBatchEndpoint.ChatCompletions)
-    {
-        ArgumentNullException.ThrowIfNull(services);
-        ArgumentNullException.ThrowIfNull(client);
-        if (!Enum.IsDefined(endpoint))
-        {
-            throw new ArgumentOutOfRangeException(nameof(endpoint), endpoint, "Not an OpenAI batch endpoint.");
-        }
-
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IBatchProvider>(new OpenAIBatchProvider(client, endpoint)));
-        return services;
-    }
-
-    /// <summary>Sends deferred calls to models the price catalog lists under provider <c>anthropic</c> to Anthropic's Message Batches, through this client.</summary>
-    /// <param name="services">The services.</param>
-    /// <param name="client">The Anthropic client.</param>
-    /// <returns><paramref name="services"/>, for chaining.</returns>
-    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    public static IServiceCollection AddAnthropicBatches(this IServiceCollection services, Anthropic.IAnthropicClient client)
-    {
-        ArgumentNullException.ThrowIfNull(services);
-        ArgumentNullException.ThrowIfNull(client);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IBatchProvider>(new AnthropicBatchProvider(client)));
-        return services;
     }
 
     private static IServiceCollection AddCore(IServiceCollection services, OptionsBuilder<BatchDeferralOptions> options)

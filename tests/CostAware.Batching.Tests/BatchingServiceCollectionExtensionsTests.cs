@@ -89,7 +89,7 @@ public sealed class BatchingServiceCollectionExtensionsTests : IAsyncLifetime
         {
             o.QueuePath = _path;
             o.MaxWaitAlone = TimeSpan.Zero;
-        }).AddOpenAIBatches(openai);
+        }).AddCostAwareOpenAIBatches(openai);
         _ = services.AddChatClient(new NullClient()).UseBudget().UseBatchDeferral().UseTokenMetering();
         await using ServiceProvider provider = services.BuildServiceProvider();
         IChatClient chat = provider.GetRequiredService<IChatClient>();

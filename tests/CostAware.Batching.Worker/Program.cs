@@ -47,7 +47,7 @@ builder.Services.AddCostAware()
             return ValueTask.CompletedTask;
         };
     })
-    .AddOpenAIBatches(openai);
+    .AddCostAwareOpenAIBatches(openai);
 builder.Services.AddChatClient(openai.GetChatClient("gpt-4o-mini").AsIChatClient()).UseBatchDeferral().UseTokenMetering();
 using IHost host = builder.Build();
 IChatClient chat = host.Services.GetRequiredService<IChatClient>();

@@ -53,12 +53,25 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
                 Delay = TimeSpan.FromMilliseconds(200),
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
-                ShouldHandle = new PredicateBuilder().Handle<HttpRequestException>().Handle<System.ClientModel.ClientResultException>(static e => e.Status is 0 or 408 or 429 or >= 500).Handle<TimeoutException>(),
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && (e is HttpRequestException or TimeoutException || IsTransient(e))),
             })
             .Build();
     }
 
     public BatchDeferralOptions Options => _options;
+
+    private bool IsTransient(Exception exception)
+    {
+        foreach (IBatchProvider provider in _providers.Values)
+        {
+            if (provider.IsTransient(exception))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     // The provider a model's calls are batched with: the catalog's provider of the model, if one is registered.
     public IBatchProvider? ProviderFor(string? modelId) =>

@@ -108,6 +108,9 @@ internal sealed class AnthropicBatchProvider(IAnthropicClient client) : IBatchPr
         return results;
     }
 
+    // The SDK retries its own reads (429 and 5xx); what reaches here transiently is the connection itself.
+    public bool IsTransient(Exception exception) => exception is HttpRequestException or TimeoutException or IOException;
+
     private static AnthropicClient Capture(SdkExchange handler) => new(new ClientOptions
     {
         ApiKey = "costaware-codec",

@@ -34,4 +34,8 @@ internal sealed class OpenAIBatchProvider(OpenAIClient client, OpenAIBatchEndpoi
 
     public Task<IReadOnlyList<ProviderLineResult>> ReadResultsAsync(string providerBatchId, ProviderBatchStatus status, CancellationToken cancellationToken) =>
         _protocol.ReadResultsAsync(status, cancellationToken);
+
+    public bool IsTransient(Exception exception) =>
+        exception is HttpRequestException or TimeoutException
+        || exception is System.ClientModel.ClientResultException { Status: 0 or 408 or 429 or >= 500 };
 }

@@ -156,13 +156,13 @@ internal sealed class OpenAIBatchProtocol(OpenAIClient client)
             JsonElement root = json.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return ProviderLineResult.FromMalformed(line, "the line is not a JSON object");
+                return Malformed(line, "the line is not a JSON object");
             }
 
             string? customId = OptionalString(root, "custom_id");
             if (customId is null)
             {
-                return ProviderLineResult.FromMalformed(line, "the line has no custom_id");
+                return Malformed(line, "the line has no custom_id");
             }
 
             if (root.TryGetProperty("error", out JsonElement error) && error.ValueKind == JsonValueKind.Object)
@@ -175,7 +175,7 @@ internal sealed class OpenAIBatchProtocol(OpenAIClient client)
                 int status = response.TryGetProperty("status_code", out JsonElement code) && code.TryGetInt32(out int value) ? value : 0;
                 if (!response.TryGetProperty("body", out JsonElement body))
                 {
-                    return ProviderLineResult.FromMalformed(line, "the response has no body");
+                    return Malformed(line, "the response has no body");
                 }
 
                 if (status is >= 200 and < 300 && body.ValueKind != JsonValueKind.Object)
@@ -190,29 +190,22 @@ internal sealed class OpenAIBatchProtocol(OpenAIClient client)
                     : new ProviderLineResult(customId, Body: null, $"HTTP {status}: {body.GetRawText()}", Malformed: false);
             }
 
-            return ProviderLineResult.FromMalformed(line, "the line has neither a response nor an error");
+            return Malformed(line, "the line has neither a response nor an error");
         }
         catch (JsonException ex)
         {
-            return ProviderLineResult.FromMalformed(line, ex.Message);
+            return Malformed(line, ex.Message);
         }
     }
 
     private static string Shorten(string text) => text.Length > 200 ? text[..200] : text;
 
+    // Malformed lines keep their text (shortened) for the log.
+    private static ProviderLineResult Malformed(string line, string why) =>
+        new(null, null, $"malformed result line ({why}): {Shorten(line)}", Malformed: true);
+
     private static string? OptionalString(JsonElement element, string name) =>
         element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-}
-
-// A provider batch's state: the provider's own status word, whether it will change no more, and where its results are
-// (OpenAI: output and error files; Anthropic: the results URL, which the SDK follows itself).
-internal readonly record struct ProviderBatchStatus(string Status, bool IsTerminal, string? OutputFileId = null, string? ErrorFileId = null, string? Errors = null);
-
-// One call's outcome in a batch: its response body, or an error. Malformed lines keep their text for the log.
-internal readonly record struct ProviderLineResult(string? CustomId, byte[]? Body, string? Error, bool Malformed)
-{
-    public static ProviderLineResult FromMalformed(string line, string why) =>
-        new(null, null, $"malformed result line ({why}): {(line.Length > 200 ? line[..200] : line)}", Malformed: true);
 }
 
 // Request options that turn the SDK's own retries off for one request: a policy placed before the retry policy marks

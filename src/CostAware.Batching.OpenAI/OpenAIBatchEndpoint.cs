@@ -1,6 +1,6 @@
 namespace CostAware;
 
-/// <summary>The OpenAI endpoint whose requests a batch carries: one per batch, chosen per <c>AddOpenAIBatches</c>.</summary>
+/// <summary>The OpenAI endpoint whose requests a batch carries: one per batch, chosen per <c>AddCostAwareOpenAIBatches</c>.</summary>
 public enum OpenAIBatchEndpoint
 {
     /// <summary><c>/v1/chat/completions</c>: what <c>ChatClient.AsIChatClient()</c> calls.</summary>
