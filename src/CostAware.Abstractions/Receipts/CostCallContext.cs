@@ -26,12 +26,12 @@ namespace CostAware;
 /// </remarks>
 public sealed class CostCallContext
 {
-    private readonly Lock _gate = new();
+    // Lock-free: a context is opened for every metered call, so it holds no lock object of its own.
     private ImmutableArray<ICostCallBudget> _budgets = [];
     private int _pendingWork;
     private TaskCompletionSource? _idle;
     private string? _unaccountedReason;
-    private volatile bool _closed;
+    private int _closedFlag;
 
     private CostCallContext(CostReceipt receipt) => Receipt = receipt;
 
@@ -42,7 +42,7 @@ public sealed class CostCallContext
     public CostScope Scope => Receipt.Scope;
 
     /// <summary>Gets a value indicating whether the stage that opened the context has finished with it.</summary>
-    public bool IsClosed => _closed;
+    public bool IsClosed => Volatile.Read(ref _closedFlag) != 0;
 
     /// <summary>Gets the budgets that admitted the call, outermost first; empty when no budget applies.</summary>
     public ImmutableArray<ICostCallBudget> Budgets => _budgets;
@@ -215,14 +215,13 @@ public sealed class CostCallContext
     /// <exception cref="InvalidOperationException">The context is already closed.</exception>
     public IDisposable BeginWork()
     {
-        lock (_gate)
+        // Counted first, then checked: with Close's full fence, either this sees the close and backs out, or whoever
+        // closed sees the work.
+        _ = Interlocked.Increment(ref _pendingWork);
+        if (Volatile.Read(ref _closedFlag) != 0)
         {
-            if (_closed)
-            {
-                throw new InvalidOperationException("The call's context is closed: its receipt was already settled, so no more work may charge it.");
-            }
-
-            _pendingWork++;
+            EndWork();
+            ThrowClosed();
         }
 
         return new Work(this);
@@ -232,18 +231,24 @@ public sealed class CostCallContext
     /// <returns>A task; completed already when there is none.</returns>
     public Task WhenIdleAsync()
     {
-        lock (_gate)
+        if (Volatile.Read(ref _pendingWork) == 0)
         {
-            if (_pendingWork == 0)
-            {
-                return Task.CompletedTask;
-            }
-
-            _idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-#pragma warning disable VSTHRD003 // The context's own completion source, completed with continuations run asynchronously.
-            return _idle.Task;
-#pragma warning restore VSTHRD003
+            return Task.CompletedTask;
         }
+
+        TaskCompletionSource created = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        TaskCompletionSource idle = Interlocked.CompareExchange(ref _idle, created, null) ?? created;
+
+        // The last work may have ended between the first check and the completion source being published.
+        if (Volatile.Read(ref _pendingWork) == 0)
+        {
+            Interlocked.Exchange(ref _idle, null)?.TrySetResult();
+            _ = idle.TrySetResult();
+        }
+
+#pragma warning disable VSTHRD003 // The context's own completion source, completed with continuations run asynchronously.
+        return idle.Task;
+#pragma warning restore VSTHRD003
     }
 
     /// <summary>
@@ -259,27 +264,18 @@ public sealed class CostCallContext
     }
 
     /// <summary>Closes the context: it is no longer found on options, and no more work may begin on it. Called by the stage that opened it.</summary>
-    public void Close()
-    {
-        lock (_gate)
-        {
-            _closed = true;
-        }
-    }
+    public void Close() => _ = Interlocked.Exchange(ref _closedFlag, 1);
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowClosed() =>
+        throw new InvalidOperationException("The call's context is closed: its receipt was already settled, so no more work may charge it.");
 
     private void EndWork()
     {
-        TaskCompletionSource? idle = null;
-        lock (_gate)
+        if (Interlocked.Decrement(ref _pendingWork) == 0)
         {
-            if (--_pendingWork == 0)
-            {
-                idle = _idle;
-                _idle = null;
-            }
+            Interlocked.Exchange(ref _idle, null)?.TrySetResult();
         }
-
-        idle?.TrySetResult();
     }
 
     private sealed class Work(CostCallContext context) : IDisposable
