@@ -99,13 +99,6 @@ public sealed class BatchDeferralChatClient : DelegatingChatClient
         return _coordinator.GetResultAsync(ticket, cancellationToken);
     }
 
-    /// <inheritdoc />
-    public override object? GetService(Type serviceType, object? serviceKey = null)
-    {
-        ArgumentNullException.ThrowIfNull(serviceType);
-        return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : base.GetService(serviceType, serviceKey);
-    }
-
     private async IAsyncEnumerable<ChatResponseUpdate> StreamDeferredAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

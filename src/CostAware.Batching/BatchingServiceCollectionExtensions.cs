@@ -47,9 +47,9 @@ public static class BatchingServiceCollectionExtensions
 
     private static IServiceCollection AddCore(IServiceCollection services, OptionsBuilder<BatchDeferralOptions> options)
     {
-        _ = options.ValidateDataAnnotations().Validate(
-            static o => o.MaxPollInterval >= o.PollInterval,
-            "Batching:MaxPollInterval must not be shorter than Batching:PollInterval.").ValidateOnStart();
+        _ = options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BatchDeferralOptions>, BatchDeferralOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BatchDeferralOptions>, BatchDeferralOptionsCrossFieldValidator>());
         services.TryAddSingleton(TimeProvider.System);
 
         // This package's instruments, on the app's meter factory (the "CostAware" meter, as the other packages').

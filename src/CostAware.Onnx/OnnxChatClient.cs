@@ -47,14 +47,13 @@ public sealed class OnnxChatClient : IChatClient
     /// <param name="loggerFactory">Where the device choice and failures are logged.</param>
     /// <param name="timeProvider">The clock for timestamps and throughput; the system clock when <see langword="null"/>.</param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
-    /// <exception cref="DirectoryNotFoundException">The model folder does not exist.</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is out of range, or the model folder does not exist; the message names the option.</exception>
     /// <exception cref="FileNotFoundException">The model folder has no tokenizer.</exception>
     /// <exception cref="OnnxBackendException">The runtime, device or model cannot be used; <see cref="OnnxBackendException.Failure"/> says which.</exception>
     public OnnxChatClient(OnnxChatClientOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        OnnxOptionsValidation.Check(options);
+        OnnxOptionsValidation.ThrowIfInvalid(options);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<OnnxChatClient>();
         string directory = Path.GetFullPath(options.ModelPath);
         DecoderConfig config = DecoderConfig.Load(directory);

@@ -5,7 +5,7 @@ namespace CostAware;
 
 /// <summary>Options of <see cref="OnnxChatClient"/>: the model folder and device, the prompt format, and how requests share the model.</summary>
 /// <remarks>
-/// Bound from the <c>CostAware:Onnx:Chat</c> configuration section by <c>AddOnnxChatClient</c>. This type is a
+/// Bound from the <c>CostAware:Onnx:Chat</c> configuration section by <c>AddCostAwareOnnxChatClient</c>. This type is a
 /// mutable bag for configuration; it is not thread-safe, and the client copies what it needs when it loads.
 /// </remarks>
 public sealed class OnnxChatClientOptions : OnnxModelOptions

@@ -49,14 +49,13 @@ public sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
     /// <param name="options">The model folder, device, pooling and batching.</param>
     /// <param name="loggerFactory">Where the device choice is logged.</param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
-    /// <exception cref="DirectoryNotFoundException">The model folder does not exist.</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is out of range, or the model folder does not exist; the message names the option.</exception>
     /// <exception cref="FileNotFoundException">The model folder has no tokenizer.</exception>
     /// <exception cref="OnnxBackendException">The runtime, device or model cannot be used; <see cref="OnnxBackendException.Failure"/> says which.</exception>
     public OnnxEmbeddingGenerator(OnnxEmbeddingGeneratorOptions options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        OnnxOptionsValidation.Check(options);
+        OnnxOptionsValidation.ThrowIfInvalid(options);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<OnnxEmbeddingGenerator>();
         string directory = Path.GetFullPath(options.ModelPath);
         _tokenizer = ModelTokenizerLoader.Load(directory);

@@ -4,7 +4,7 @@ namespace CostAware;
 
 /// <summary>Options of <see cref="OnnxEmbeddingGenerator"/>: the model folder and device, pooling, and batching.</summary>
 /// <remarks>
-/// Bound from the <c>CostAware:Onnx:Embeddings</c> configuration section by <c>AddOnnxEmbeddingGenerator</c>. This type
+/// Bound from the <c>CostAware:Onnx:Embeddings</c> configuration section by <c>AddCostAwareOnnxEmbeddingGenerator</c>. This type
 /// is a mutable bag for configuration; it is not thread-safe, and the generator copies what it needs when it loads.
 /// </remarks>
 public sealed class OnnxEmbeddingGeneratorOptions : OnnxModelOptions

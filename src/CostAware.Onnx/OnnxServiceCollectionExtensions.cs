@@ -1,13 +1,14 @@
+using CostAware;
+using CostAware.Internal;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace CostAware;
+namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>Registers the local ONNX chat client and embedding generator.</summary>
+/// <summary>Registers the local ONNX chat client and embedding generator (<c>CostAware.Onnx</c>).</summary>
 public static class OnnxServiceCollectionExtensions
 {
     /// <summary>
@@ -20,7 +21,7 @@ public static class OnnxServiceCollectionExtensions
     /// <param name="configure">Further configuration in code, applied after binding (for example a <see cref="OnnxChatClientOptions.PromptFormatter"/>).</param>
     /// <returns>The services, for chaining.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="section"/> is <see langword="null"/>.</exception>
-    public static IServiceCollection AddOnnxChatClient(this IServiceCollection services, IConfigurationSection section, Action<OnnxChatClientOptions>? configure = null)
+    public static IServiceCollection AddCostAwareOnnxChatClient(this IServiceCollection services, IConfigurationSection section, Action<OnnxChatClientOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
@@ -38,7 +39,7 @@ public static class OnnxServiceCollectionExtensions
     /// <param name="configure">Sets the model folder and the other options.</param>
     /// <returns>The services, for chaining.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configure"/> is <see langword="null"/>.</exception>
-    public static IServiceCollection AddOnnxChatClient(this IServiceCollection services, Action<OnnxChatClientOptions> configure)
+    public static IServiceCollection AddCostAwareOnnxChatClient(this IServiceCollection services, Action<OnnxChatClientOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
@@ -54,7 +55,7 @@ public static class OnnxServiceCollectionExtensions
     /// <param name="section">The configuration section.</param>
     /// <returns>The services, for chaining.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="section"/> is <see langword="null"/>.</exception>
-    public static IServiceCollection AddOnnxEmbeddingGenerator(this IServiceCollection services, IConfigurationSection section)
+    public static IServiceCollection AddCostAwareOnnxEmbeddingGenerator(this IServiceCollection services, IConfigurationSection section)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
@@ -66,7 +67,7 @@ public static class OnnxServiceCollectionExtensions
     /// <param name="configure">Sets the model folder and the other options.</param>
     /// <returns>The services, for chaining.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configure"/> is <see langword="null"/>.</exception>
-    public static IServiceCollection AddOnnxEmbeddingGenerator(this IServiceCollection services, Action<OnnxEmbeddingGeneratorOptions> configure)
+    public static IServiceCollection AddCostAwareOnnxEmbeddingGenerator(this IServiceCollection services, Action<OnnxEmbeddingGeneratorOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
@@ -75,9 +76,9 @@ public static class OnnxServiceCollectionExtensions
 
     private static IServiceCollection AddChat(IServiceCollection services, OptionsBuilder<OnnxChatClientOptions> options)
     {
-        _ = options.ValidateDataAnnotations()
-            .Validate(o => Directory.Exists(o.ModelPath), "Onnx:Chat:ModelPath must be an existing model folder.")
-            .ValidateOnStart();
+        _ = options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OnnxChatClientOptions>, OnnxChatClientOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OnnxChatClientOptions>, OnnxOptionsCrossFieldValidator>());
         services.TryAddSingleton(sp => new OnnxChatClient(
             sp.GetRequiredService<IOptions<OnnxChatClientOptions>>().Value,
             sp.GetService<ILoggerFactory>(),
@@ -87,9 +88,9 @@ public static class OnnxServiceCollectionExtensions
 
     private static IServiceCollection AddEmbeddings(IServiceCollection services, OptionsBuilder<OnnxEmbeddingGeneratorOptions> options)
     {
-        _ = options.ValidateDataAnnotations()
-            .Validate(o => Directory.Exists(o.ModelPath), "Onnx:Embeddings:ModelPath must be an existing model folder.")
-            .ValidateOnStart();
+        _ = options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OnnxEmbeddingGeneratorOptions>, OnnxEmbeddingGeneratorOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OnnxEmbeddingGeneratorOptions>, OnnxOptionsCrossFieldValidator>());
         services.TryAddSingleton(sp => new OnnxEmbeddingGenerator(
             sp.GetRequiredService<IOptions<OnnxEmbeddingGeneratorOptions>>().Value,
             sp.GetService<ILoggerFactory>()));

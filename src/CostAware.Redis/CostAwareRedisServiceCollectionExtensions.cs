@@ -1,5 +1,4 @@
 using CostAware;
-using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.Configuration;
@@ -57,11 +56,11 @@ public static class CostAwareRedisServiceCollectionExtensions
     private static IServiceCollection AddCore(IServiceCollection services, CostAwareRedisOptions options)
     {
         // Checked now: the decision to use Redis is taken at registration.
-        List<ValidationResult> results = [];
-        if (!Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true))
+        ValidateOptionsResult result = new CostAware.Internal.CostAwareRedisOptionsValidator().Validate(nameof(CostAwareRedisOptions), options);
+        if (result.Failed)
         {
             throw new OptionsValidationException(
-                nameof(CostAwareRedisOptions), typeof(CostAwareRedisOptions), results.Select(static r => $"CostAware:Redis: {r.ErrorMessage}"));
+                nameof(CostAwareRedisOptions), typeof(CostAwareRedisOptions), result.Failures.Select(static f => $"CostAware:Redis: {f}"));
         }
 
         if (string.IsNullOrWhiteSpace(options.Configuration))
@@ -79,13 +78,11 @@ public static class CostAwareRedisServiceCollectionExtensions
             // Fail fast while Redis is unreachable: a command is refused at once instead of waiting in the backlog for
             // the connection to come back (5 s and more per lookup), so a cache miss goes to the provider after a few
             // milliseconds, and a budget with StoreFailureMode FailClosed refuses at once. Timeouts the configuration
-            // string sets itself are kept.
+            // string sets itself are kept. The connect timeout keeps StackExchange.Redis's 5 s: with commands failing
+            // fast, a connection that is slow to open on a busy machine would otherwise refuse the first calls (a
+            // FailClosed budget refuses them all), and a Redis down at start blocks the first resolution once, not
+            // every call.
             redis.BacklogPolicy = BacklogPolicy.FailFast;
-            if (!Mentions(configuration, "connectTimeout"))
-            {
-                redis.ConnectTimeout = 1_000;
-            }
-
             if (!Mentions(configuration, "syncTimeout"))
             {
                 redis.SyncTimeout = 1_000;

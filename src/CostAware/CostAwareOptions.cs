@@ -60,9 +60,4 @@ public sealed class CostAwareOptions
     /// <value>The default value is a <see cref="PromptCacheOptions"/> with its documented defaults.</value>
     [Microsoft.Extensions.Options.ValidateObjectMembers]
     public PromptCacheOptions PromptCache { get; set; } = new();
-
-    /// <summary>Gets or sets where shared state lives in Redis, bound from <c>CostAware:Redis</c>; it takes effect through <c>AddCostAwareRedis</c>.</summary>
-    /// <value>The default value is a <see cref="CostAwareRedisOptions"/> without a configuration string: everything stays in memory.</value>
-    [Microsoft.Extensions.Options.ValidateObjectMembers]
-    public CostAwareRedisOptions Redis { get; set; } = new();
 }

@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace CostAware.Adversarial.Tests;
 
 // Every configuration snippet the docs show starts an app that follows the docs' own layout: one "CostAware" section
-// given to AddCostAware, with the packages' sections (Batching, SemanticCache) under it, each validated at start.
+// given to AddCostAware, with the packages' sections (Batching, SemanticCache, Redis) under it, each validated at start.
 public sealed partial class DocsConfigurationTests
 {
     public static TheoryData<string, int> Snippets()
@@ -51,9 +51,29 @@ public sealed partial class DocsConfigurationTests
             ["CostAware:SemanticCache:SimilarityThreshold"] = "0.95",
             ["CostAware:Batching:QueuePath"] = Path.Combine(Path.GetTempPath(), "costaware-docs-layout.db"),
             ["CostAware:Onnx:Chat:ModelPath"] = "/models/phi",
+            ["CostAware:Redis:InstanceName"] = "docs-layout:",
         }).Build();
 
         await StartAndValidateAsync(configuration);
+    }
+
+    [Fact]
+    public void TheRedisSection_IsReadOnce_ByAddCostAwareRedis()
+    {
+        // The section belongs to CostAware.Redis: AddCostAware neither binds it nor reports its keys, and a typo there
+        // is named by AddCostAwareRedis, at registration.
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["CostAware:Redis:Configuraton"] = "127.0.0.1:1",
+        }).Build();
+        ServiceCollection services = new();
+        _ = services.AddCostAware(configuration.GetSection("CostAware"));
+
+        InvalidOperationException error = Assert.Throws<InvalidOperationException>(
+            () => services.AddCostAwareRedis(configuration.GetSection("CostAware:Redis")));
+        Assert.Contains("Configuraton", error.Message, StringComparison.Ordinal);
+        using ServiceProvider provider = services.BuildServiceProvider();
+        _ = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<CostAwareOptions>>().Value;
     }
 
     private static async Task StartAndValidateAsync(IConfiguration configuration)
@@ -61,7 +81,8 @@ public sealed partial class DocsConfigurationTests
         ServiceCollection services = new();
         services.AddCostAware(configuration.GetSection("CostAware"))
             .AddCostAwareSemanticCache(configuration.GetSection("CostAware:SemanticCache"))
-            .AddCostAwareBatching(configuration.GetSection("CostAware:Batching"));
+            .AddCostAwareBatching(configuration.GetSection("CostAware:Batching"))
+            .AddCostAwareRedis(configuration.GetSection("CostAware:Redis"));
         await using ServiceProvider provider = services.BuildServiceProvider();
 
         await provider.ValidateCostAwareOptionsAsync();

@@ -25,7 +25,7 @@ internal sealed class RedisProcess : IAsyncDisposable
     public int? Pid => _process is { HasExited: false } p ? p.Id : null;
 
     // Fails fast while the server is down, so that a test's outage costs seconds, not minutes.
-    public string Configuration => $"127.0.0.1:{Port},connectTimeout=500,syncTimeout=1000,asyncTimeout=1000,connectRetry=1";
+    public string Configuration => $"127.0.0.1:{Port},connectTimeout=5000,syncTimeout=1000,asyncTimeout=1000,connectRetry=1";
 
     public static async Task<RedisProcess> StartAsync(bool persistent = true)
     {

@@ -55,7 +55,7 @@ public sealed class BatchingServiceCollectionExtensionsTests : IAsyncLifetime
         }).BuildServiceProvider();
 
         OptionsValidationException ex = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<BatchDeferralOptions>>().Value);
-        Assert.Contains("Batching:MaxPollInterval must not be shorter than Batching:PollInterval.", ex.Failures);
+        Assert.Contains("Batching:MaxPollInterval (00:01:00) must not be shorter than Batching:PollInterval (00:05:00).", ex.Failures);
         Assert.Contains(ex.Failures, f => f.Contains("MaxBatchRequests", StringComparison.Ordinal));
     }
 

@@ -114,7 +114,7 @@ public sealed class EmbeddingTests
     public async Task RegisteredWithDependencyInjection_AsTheEmbeddingGenerator()
     {
         ServiceCollection services = new();
-        _ = services.AddOnnxEmbeddingGenerator(o =>
+        _ = services.AddCostAwareOnnxEmbeddingGenerator(o =>
         {
             o.ModelPath = Plain.Value;
             o.Device = OnnxDevice.Cpu;

@@ -16,7 +16,7 @@ public sealed class PipelineTests
             o.IncludeBuiltInPrices = false;
             o.Prices["tiny"] = new ModelPriceOptions { Provider = "onnxruntime", Input = 0.05m, Output = 0.20m };
         });
-        _ = services.AddOnnxChatClient(o =>
+        _ = services.AddCostAwareOnnxChatClient(o =>
         {
             o.ModelPath = ModelFolders.Concat;
             o.ModelId = "tiny";
@@ -61,7 +61,7 @@ public sealed class PipelineTests
             ["CostAware:Onnx:Chat:ChatTemplate"] = "ChatML",
         }).Build();
         ServiceCollection services = new();
-        _ = services.AddOnnxChatClient(configuration.GetSection("CostAware:Onnx:Chat"));
+        _ = services.AddCostAwareOnnxChatClient(configuration.GetSection("CostAware:Onnx:Chat"));
         using ServiceProvider provider = services.BuildServiceProvider();
 
         OnnxChatClient client = provider.GetRequiredService<OnnxChatClient>();
@@ -78,7 +78,7 @@ public sealed class PipelineTests
             ["CostAware:Onnx:Chat:MaxBachSize"] = "4",
         }).Build();
         ServiceCollection services = new();
-        _ = services.AddOnnxChatClient(configuration.GetSection("CostAware:Onnx:Chat"));
+        _ = services.AddCostAwareOnnxChatClient(configuration.GetSection("CostAware:Onnx:Chat"));
         using ServiceProvider provider = services.BuildServiceProvider();
 
         InvalidOperationException error = Assert.Throws<InvalidOperationException>(
@@ -90,7 +90,7 @@ public sealed class PipelineTests
     public void Configuration_OutOfRange_NamesTheOption()
     {
         ServiceCollection services = new();
-        _ = services.AddOnnxChatClient(o =>
+        _ = services.AddCostAwareOnnxChatClient(o =>
         {
             o.ModelPath = ModelFolders.Concat;
             o.MaxBatchSize = 0;
@@ -100,6 +100,39 @@ public sealed class PipelineTests
         Microsoft.Extensions.Options.OptionsValidationException error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
             () => provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<OnnxChatClientOptions>>().Value);
         Assert.Contains("MaxBatchSize", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Configuration_MissingFolderAndBaseClassRange_NamedTogetherAtStart()
+    {
+        ServiceCollection services = new();
+        _ = services.AddCostAwareOnnxEmbeddingGenerator(o =>
+        {
+            o.ModelPath = Path.Combine(Path.GetTempPath(), "costaware-no-such-model-" + Guid.NewGuid().ToString("N"));
+            o.DeviceId = 300; // declared on the shared base class
+        });
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        Microsoft.Extensions.Options.OptionsValidationException error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<OnnxEmbeddingGeneratorOptions>>().Value);
+        Assert.Contains(error.Failures, f => f.Contains("DeviceId", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.StartsWith("Onnx:Embeddings:ModelPath names", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Constructor_ChecksTheSameRulesAsStartUp()
+    {
+        Microsoft.Extensions.Options.OptionsValidationException range = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => new OnnxChatClient(new OnnxChatClientOptions { ModelPath = ModelFolders.Concat, MaxConcurrency = 0 }));
+        Assert.Contains(range.Failures, f => f.Contains("MaxConcurrency", StringComparison.Ordinal));
+
+        Microsoft.Extensions.Options.OptionsValidationException folder = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => new OnnxChatClient(new OnnxChatClientOptions { ModelPath = Path.Combine(ModelFolders.Concat, "missing") }));
+        Assert.StartsWith("Onnx:Chat:ModelPath names", Assert.Single(folder.Failures), StringComparison.Ordinal);
+
+        Microsoft.Extensions.Options.OptionsValidationException empty = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => new OnnxEmbeddingGenerator(new OnnxEmbeddingGeneratorOptions { ModelPath = "" }));
+        Assert.Contains(empty.Failures, f => f.Contains("ModelPath", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -205,7 +205,7 @@ public sealed class PromptCacheRedisTests(RedisServerFixture redis) : IAsyncDisp
 
         Microsoft.Extensions.Options.OptionsValidationException ex = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
             () => services.AddCostAwareRedis(o => { o.Configuration = "127.0.0.1:6379"; o.InstanceName = "two words"; }));
-        Assert.Equal("CostAware:Redis: The InstanceName field must be 1 to 64 printable ASCII characters without spaces.", Assert.Single(ex.Failures));
+        Assert.Equal("CostAware:Redis: InstanceName: The InstanceName field must be 1 to 64 printable ASCII characters without spaces.", Assert.Single(ex.Failures));
     }
 
     private sealed class Node

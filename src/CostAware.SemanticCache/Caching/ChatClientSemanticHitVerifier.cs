@@ -30,7 +30,7 @@ public sealed class ChatClientSemanticHitVerifier(IChatClient judge, ChatOptions
         call.AdditionalProperties![CostAwareProperties.CacheControl] = CacheControl.Bypass;
 
         ChatResponse verdict = await _judge.GetResponseAsync(
-            $"Question A: {candidate.Query}\nQuestion B: {candidate.CachedPrompt}\nSame information asked?", call, cancellationToken).ConfigureAwait(false);
+            $"Question A: {candidate.Query}\nQuestion B: {candidate.CachedPrompt}\nSame information asked?", call, cancellationToken);
         return verdict.Text.TrimStart().StartsWith("yes", StringComparison.OrdinalIgnoreCase);
     }
 }

@@ -243,35 +243,35 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         SemanticRequest? request = Prepare(messages, options);
         if (request is null)
         {
-            return await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+            return await base.GetResponseAsync(messages, options, cancellationToken);
         }
 
         bool settled = false;
         try
         {
-            (SemanticEntry? hit, float similarity) = await LookupAsync(request, cancellationToken).ConfigureAwait(false);
+            (SemanticEntry? hit, float similarity) = await LookupAsync(request, cancellationToken);
             if (hit is not null)
             {
                 ChatResponse response = hit.Answer.ToResponse();
                 settled = true;
-                await SettleHitAsync(request, hit, similarity).ConfigureAwait(false);
+                await SettleHitAsync(request, hit, similarity);
                 return Attach(request, response, similarity);
             }
 
             // A miss, or a text that could not be embedded (then nothing is stored): the provider answers, and the
             // inner stages charge this request's receipt.
-            await RefuseIfCacheOnlyAsync(messages, request, cancellationToken).ConfigureAwait(false);
+            await RefuseIfCacheOnlyAsync(messages, request, cancellationToken);
             int firstEntry = request.Receipt.Entries.Length;
-            ChatResponse answer = await InnerClient.GetResponseAsync(messages, request.CreateForwardedOptions(), cancellationToken).ConfigureAwait(false);
+            ChatResponse answer = await InnerClient.GetResponseAsync(messages, request.CreateForwardedOptions(), cancellationToken);
             if (request.Vector is not null)
             {
                 PromptCacheEntry? entry = PromptCacheCapture.TryCreate(
                     answer, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, answer.Usage, answer.ModelId), _timeProvider.GetUtcNow(), out string? reason);
-                await StoreOrExplainAsync(request, entry, answer.ModelId, reason).ConfigureAwait(false);
+                await StoreOrExplainAsync(request, entry, answer.ModelId, reason);
             }
 
             settled = true;
-            await SettleAsync(request, request.Vector is null ? "bypass" : "miss", avoided: null).ConfigureAwait(false);
+            await SettleAsync(request, request.Vector is null ? "bypass" : "miss", avoided: null);
             return Attach(request, answer, similarity: null);
         }
         finally
@@ -279,7 +279,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             if (!settled)
             {
                 // A failed or cancelled call: the embedding (and anything the inner stages spent) is still recorded.
-                await SettleAsync(request, "miss", avoided: null).ConfigureAwait(false);
+                await SettleAsync(request, "miss", avoided: null);
             }
         }
     }
@@ -294,13 +294,6 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         return request is null
             ? base.GetStreamingResponseAsync(messages, options, cancellationToken)
             : StreamAsync(messages, request, cancellationToken);
-    }
-
-    /// <inheritdoc />
-    public override object? GetService(Type serviceType, object? serviceKey = null)
-    {
-        ArgumentNullException.ThrowIfNull(serviceType);
-        return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : base.GetService(serviceType, serviceKey);
     }
 
     /// <inheritdoc />
@@ -329,21 +322,21 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         (SemanticEntry? hit, float similarity) lookup;
         try
         {
-            lookup = await LookupAsync(request, cancellationToken).ConfigureAwait(false);
+            lookup = await LookupAsync(request, cancellationToken);
             if (lookup.hit is null)
             {
-                await RefuseIfCacheOnlyAsync(messages, request, cancellationToken).ConfigureAwait(false);
+                await RefuseIfCacheOnlyAsync(messages, request, cancellationToken);
             }
         }
         catch
         {
-            await SettleAsync(request, "miss", avoided: null).ConfigureAwait(false);
+            await SettleAsync(request, "miss", avoided: null);
             throw;
         }
 
         if (lookup.hit is { } hit)
         {
-            await SettleHitAsync(request, hit, lookup.similarity).ConfigureAwait(false);
+            await SettleHitAsync(request, hit, lookup.similarity);
             PromptCacheEntry answer = hit.Answer;
             foreach (ChatResponseUpdate update in answer.IsChunked ? answer.ToUpdates() : (IEnumerable<ChatResponseUpdate>)answer.ToResponse().ToChatResponseUpdates())
             {
@@ -362,7 +355,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         bool sawReceipt = false;
         try
         {
-            await foreach (ChatResponseUpdate update in InnerClient.GetStreamingResponseAsync(messages, request.CreateForwardedOptions(), cancellationToken).ConfigureAwait(false))
+            await foreach (ChatResponseUpdate update in InnerClient.GetStreamingResponseAsync(messages, request.CreateForwardedOptions(), cancellationToken))
             {
                 captured.Add(update);
                 sawReceipt |= update.GetCostReceipt() is not null;
@@ -378,14 +371,14 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             {
                 PromptCacheEntry? entry = PromptCacheCapture.TryCreate(
                     captured, _coalesce, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, usage: null, modelId: null), _timeProvider.GetUtcNow(), out string? reason);
-                await StoreOrExplainAsync(request, entry, modelId: null, reason).ConfigureAwait(false);
+                await StoreOrExplainAsync(request, entry, modelId: null, reason);
             }
             else if (!completed)
             {
                 NotStored(modelId: null, PromptCacheCapture.Incomplete);
             }
 
-            await SettleAsync(request, request.Vector is null ? "bypass" : "miss", avoided: null).ConfigureAwait(false);
+            await SettleAsync(request, request.Vector is null ? "bypass" : "miss", avoided: null);
         }
 
         if (!sawReceipt)
@@ -489,11 +482,11 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     // Leaves request.Vector null when the text cannot be embedded usefully (then the call passes through).
     private async ValueTask<(SemanticEntry? Hit, float Similarity)> LookupAsync(SemanticRequest request, CancellationToken cancellationToken)
     {
-        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        await EnsureStartedAsync(cancellationToken);
         GeneratedEmbeddings<Embedding<float>> generated;
         try
         {
-            generated = await _embedder.GenerateAsync([request.Query], options: null, cancellationToken).ConfigureAwait(false);
+            generated = await _embedder.GenerateAsync([request.Query], options: null, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -544,7 +537,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
 
                 features ??= TextFeatures.Extract(request.Query);
                 string? veto = GuardCheck.Veto(features, entry.Features, _guards, _lexicalFloor)
-                    ?? (request.Verify && !await VerifyAsync(request, entry, similarity, cancellationToken).ConfigureAwait(false) ? "verifier" : null);
+                    ?? (request.Verify && !await VerifyAsync(request, entry, similarity, cancellationToken) ? "verifier" : null);
                 if (veto is null)
                 {
                     return (entry, similarity);
@@ -585,7 +578,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         try
         {
             SemanticHitCandidate candidate = new(request.Query, entry.Prompt, entry.Answer.ToResponse().Text, similarity, request.Context);
-            return await _verifier!.VerifyAsync(candidate, cancellationToken).ConfigureAwait(false);
+            return await _verifier!.VerifyAsync(candidate, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -644,7 +637,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         {
             try
             {
-                await _distributed.SaveAsync(ToRecord(stored), CancellationToken.None).ConfigureAwait(false);
+                await _distributed.SaveAsync(ToRecord(stored), CancellationToken.None);
             }
             catch (Exception ex)
             {
@@ -729,7 +722,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             return;
         }
 
-        await _startGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _startGate.WaitAsync(cancellationToken);
         try
         {
             if (_started)
@@ -737,9 +730,9 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
                 return;
             }
 
-            _subscription ??= await _distributed!.SubscribeAsync(OnRecordSaved, group => _ = _store.RemoveGroup(group), cancellationToken).ConfigureAwait(false);
+            _subscription ??= await _distributed!.SubscribeAsync(OnRecordSaved, group => _ = _store.RemoveGroup(group), cancellationToken);
             int before = _store.Count;
-            await foreach (SemanticCacheRecord record in _distributed!.LoadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (SemanticCacheRecord record in _distributed!.LoadAllAsync(cancellationToken))
             {
                 OnRecordSaved(record);
             }
@@ -762,7 +755,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         _ = _store.RemoveGroup(group);
         if (_distributed is not null)
         {
-            await _distributed.RemoveGroupAsync(group, cancellationToken).ConfigureAwait(false);
+            await _distributed.RemoveGroupAsync(group, cancellationToken);
         }
     }
 
@@ -783,7 +776,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         _store.Touch(hit);
         decimal? avoided = CacheSettlement.AddHitEntries(_pricer, request.Receipt, hit.Answer, _timeProvider.GetUtcNow(), StageName);
         SemanticLog.Hit(_logger, similarity, hit.Answer.ModelId, avoided, EmbeddingCost(request.Receipt));
-        await SettleAsync(request, "hit", avoided).ConfigureAwait(false);
+        await SettleAsync(request, "hit", avoided);
     }
 
     private static decimal EmbeddingCost(CostReceipt receipt)
@@ -805,7 +798,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         RecordLookup(result, request.Receipt.Scope, avoided);
         if (request.OwnsReceipt)
         {
-            await CacheSettlement.CompleteAsync(request.Context, _recordToLedger ? _ledger : null, _logger).ConfigureAwait(false);
+            await CacheSettlement.CompleteAsync(request.Context, _recordToLedger ? _ledger : null, _logger);
         }
     }
 
@@ -816,7 +809,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         if (request.Context.IsCacheOnly)
         {
             using IDisposable lease = await request.Context.AdmitProviderCallAsync(
-                messages, request.Options, request.Options?.ModelId ?? Metadata.DefaultModelId, batch: false, cancellationToken).ConfigureAwait(false);
+                messages, request.Options, request.Options?.ModelId ?? Metadata.DefaultModelId, batch: false, cancellationToken);
         }
     }
 

@@ -1,10 +1,10 @@
+using CostAware;
 using CostAware.Internal.Semantic;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
-namespace CostAware;
+namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>Registers the semantic cache's options.</summary>
 public static class SemanticCacheServiceCollectionExtensions

@@ -226,13 +226,6 @@ public sealed class BudgetChatClient : DelegatingChatClient
     }
 
     /// <inheritdoc />
-    public override object? GetService(Type serviceType, object? serviceKey = null)
-    {
-        ArgumentNullException.ThrowIfNull(serviceType);
-        return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : base.GetService(serviceType, serviceKey);
-    }
-
-    /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
         if (disposing)

@@ -213,13 +213,6 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             : StreamAsync(messages, request, cancellationToken);
     }
 
-    /// <inheritdoc />
-    public override object? GetService(Type serviceType, object? serviceKey = null)
-    {
-        ArgumentNullException.ThrowIfNull(serviceType);
-        return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : base.GetService(serviceType, serviceKey);
-    }
-
     private ChatClientMetadata Metadata => _metadata ??= InnerClient.GetService<ChatClientMetadata>() ?? new ChatClientMetadata();
 
     private async Task<ChatResponse> LookupAsync(IEnumerable<ChatMessage> messages, PromptCacheRequest request, CancellationToken cancellationToken)

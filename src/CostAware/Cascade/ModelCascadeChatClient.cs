@@ -123,13 +123,6 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         return StreamAsync(messages as IReadOnlyList<ChatMessage> ?? [.. messages], options, cancellationToken);
     }
 
-    /// <inheritdoc />
-    public override object? GetService(Type serviceType, object? serviceKey = null)
-    {
-        ArgumentNullException.ThrowIfNull(serviceType);
-        return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : base.GetService(serviceType, serviceKey);
-    }
-
     // Tiers that may still be rejected are asked without streaming (their answer is scored whole, then replayed as
     // updates); the last tier, served regardless, streams straight through.
     private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(

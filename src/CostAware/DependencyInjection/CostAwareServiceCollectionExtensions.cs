@@ -34,7 +34,7 @@ public static class CostAwareServiceCollectionExtensions
     /// <param name="services">The service collection.</param>
     /// <param name="section">
     /// The configuration section; unknown keys fail validation at start-up. Sub-sections that other CostAware packages
-    /// bind themselves (<c>SemanticCache</c>, <c>Batching</c>, <c>Onnx</c>) are left to them.
+    /// bind themselves (<c>SemanticCache</c>, <c>Batching</c>, <c>Onnx</c>, <c>Redis</c>) are left to them.
     /// </param>
     /// <returns><paramref name="services"/>, for chaining.</returns>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
@@ -51,7 +51,7 @@ public static class CostAwareServiceCollectionExtensions
     }
 
     // The section as this package binds it: without the sub-sections that other CostAware packages bind themselves
-    // (CostAware:SemanticCache, CostAware:Batching, CostAware:Onnx), so that those are not reported as unknown keys here.
+    // (CostAware:SemanticCache, CostAware:Batching, CostAware:Onnx, CostAware:Redis), so that those are not reported as unknown keys here.
     private static IConfiguration WithoutPackageSections(IConfigurationSection section) =>
         new ConfigurationBuilder().AddInMemoryCollection(section.AsEnumerable(makePathsRelative: true)
             .Where(static pair => pair.Value is not null && !PackageSections.Contains(pair.Key.Split(ConfigurationPath.KeyDelimiter)[0])))
@@ -95,7 +95,7 @@ public static class CostAwareServiceCollectionExtensions
         }
     }
 
-    private static readonly HashSet<string> PackageSections = new(StringComparer.OrdinalIgnoreCase) { "SemanticCache", "Batching", "Onnx" };
+    private static readonly HashSet<string> PackageSections = new(StringComparer.OrdinalIgnoreCase) { "SemanticCache", "Batching", "Onnx", "Redis" };
 
     /// <summary>Registers CostAware's shared services with options set in code.</summary>
     /// <param name="services">The service collection.</param>

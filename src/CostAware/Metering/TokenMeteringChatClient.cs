@@ -128,13 +128,6 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         return StreamAsync(messages, options, cancellationToken);
     }
 
-    /// <inheritdoc />
-    public override object? GetService(Type serviceType, object? serviceKey = null)
-    {
-        ArgumentNullException.ThrowIfNull(serviceType);
-        return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : base.GetService(serviceType, serviceKey);
-    }
-
     private ChatClientMetadata Metadata => _metadata ??= InnerClient.GetService<ChatClientMetadata>() ?? new ChatClientMetadata();
 
     private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(
