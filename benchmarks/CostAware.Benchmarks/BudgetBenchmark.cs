@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using CostAware.Internal.Budgets;
+using CostAware.Internal;
 
 namespace CostAware.Benchmarks;
 

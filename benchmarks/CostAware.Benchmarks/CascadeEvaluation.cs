@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using CostAware.Internal;
+using CostAware.Onnx.Internal;
 using CostAware.Samples;
 using CostAware.Tests.TestUtilities;
 using Microsoft.Extensions.AI;

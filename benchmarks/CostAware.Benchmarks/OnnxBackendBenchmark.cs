@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using CostAware.Internal;
+using CostAware.Onnx.Internal;
 using CostAware.Tests.TestUtilities;
 using CostAware.Onnx.Tests.TestModels;
 using Microsoft.Extensions.AI;

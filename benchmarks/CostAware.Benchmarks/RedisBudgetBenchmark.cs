@@ -3,7 +3,8 @@ using System.Net;
 using System.Net.Sockets;
 using BenchmarkDotNet.Attributes;
 using CostAware.Internal;
-using CostAware.Internal.Budgets;
+using CostAware.Onnx.Internal;
+using CostAware.Redis.Internal;
 using StackExchange.Redis;
 
 namespace CostAware.Benchmarks;

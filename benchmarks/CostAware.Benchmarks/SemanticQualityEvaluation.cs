@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using CostAware.Internal.Semantic;
+using CostAware.SemanticCache.Internal;
 using CostAware.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
 

@@ -50,7 +50,7 @@ foreach ((string label, string tenant, string text) in calls)
     ChatOptions options = new ChatOptions { ModelId = SampleBackend.StrongModel }.WithCostScope(new CostScope { Tenant = tenant, Feature = "homework-help" });
     ChatResponse response = await chat.GetResponseAsync(text, options);
     CostReceipt receipt = response.GetCostReceipt()!;
-    string outcome = response.AdditionalProperties?.TryGetValue(SemanticCacheChatClient.SimilarityProperty, out object? similarity) == true
+    string outcome = response.AdditionalProperties?.TryGetValue(CostAwareProperties.SemanticSimilarity, out object? similarity) == true
         ? $"cache hit (similarity {(float)similarity!:F3})"
         : "provider";
     Console.WriteLine($"[{tenant,-6}] {label,-24} {outcome,-28} spent {Money(receipt.Spent)}, avoided {Money(receipt.Avoided)}");

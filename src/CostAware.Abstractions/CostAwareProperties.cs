@@ -29,6 +29,18 @@ public static class CostAwareProperties
     /// <summary>The key of the <see cref="CostAware.CacheControl"/> set on <c>ChatOptions</c>.</summary>
     public const string CacheControl = "costaware.cache";
 
+    /// <summary>The key under which a budget refusal's <c>ErrorContent</c> (in a refused stream) carries the <c>BudgetStatus</c> of the budget that refused.</summary>
+    public const string BudgetStatus = "costaware.budget.status";
+
+    /// <summary>The key of the <c>CascadeReport</c> on a response (or the final streaming update) of the model cascade.</summary>
+    public const string CascadeReport = "costaware.cascade";
+
+    /// <summary>The key of the cosine similarity (a <see cref="float"/>) on a response the semantic cache served.</summary>
+    public const string SemanticSimilarity = "costaware.semantic.similarity";
+
+    /// <summary>The key of the ticket id (a <see cref="string"/>) on the response of a call deferred with a ticket.</summary>
+    public const string BatchTicket = "costaware.batch.ticket";
+
     /// <summary>The prefix shared by every CostAware key; the metering stage removes such keys before the provider sees the options.</summary>
     public const string Prefix = "costaware.";
 }

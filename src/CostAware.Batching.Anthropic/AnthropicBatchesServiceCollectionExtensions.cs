@@ -1,5 +1,5 @@
 using CostAware;
-using CostAware.Internal.Batching;
+using CostAware.Batching.Anthropic.Internal;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.DependencyInjection;

@@ -1,5 +1,5 @@
 using CostAware;
-using CostAware.Internal.Batching;
+using CostAware.Batching.OpenAI.Internal;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenAI;
 

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using CostAware.Internal.Batching;
+using CostAware.Batching.Internal;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 
@@ -14,7 +14,7 @@ namespace CostAware;
 /// <para>
 /// A deferred call is written to a durable queue before the caller is told it was accepted. With
 /// <see cref="DeferralDelivery.Await"/> the call's task completes when the batch result arrives (minutes to hours); with
-/// <see cref="DeferralDelivery.Ticket"/> it returns at once with a ticket id under <see cref="TicketProperty"/>, and the
+/// <see cref="DeferralDelivery.Ticket"/> it returns at once with a ticket id under <see cref="CostAwareProperties.BatchTicket"/>, and the
 /// answer is fetched with <see cref="GetResultAsync"/> or handed to <see cref="BatchDeferralOptions.OnResult"/>.
 /// </para>
 /// <para>
@@ -26,8 +26,6 @@ namespace CostAware;
 /// </remarks>
 public sealed class BatchDeferralChatClient : DelegatingChatClient
 {
-    /// <summary>The key, on a deferred call's immediate response, of its ticket id (<see cref="DeferralDelivery.Ticket"/>).</summary>
-    public const string TicketProperty = "costaware.batch.ticket";
 
     private readonly DeferralCoordinator _coordinator;
     private readonly TimeProvider _timeProvider;
@@ -64,7 +62,7 @@ public sealed class BatchDeferralChatClient : DelegatingChatClient
         {
             // The answer (and its bill) arrives after this call returns: the budgets count the call at what they reserved.
             call?.MarkCostUnaccounted("deferred to a batch with a ticket; its answer is billed when it arrives");
-            return new ChatResponse { ResponseId = ticket, ModelId = deferred.Model, AdditionalProperties = new() { [TicketProperty] = ticket } };
+            return new ChatResponse { ResponseId = ticket, ModelId = deferred.Model, AdditionalProperties = new() { [CostAwareProperties.BatchTicket] = ticket } };
         }
 
         try
@@ -87,7 +85,7 @@ public sealed class BatchDeferralChatClient : DelegatingChatClient
     }
 
     /// <summary>Gets the answer to a deferred call by its ticket id.</summary>
-    /// <param name="ticket">The ticket id from <see cref="TicketProperty"/>.</param>
+    /// <param name="ticket">The ticket id from <see cref="CostAwareProperties.BatchTicket"/>.</param>
     /// <param name="cancellationToken">Cancels the query.</param>
     /// <returns>The answer, with its receipt at batch prices, or <see langword="null"/> while the call is pending.</returns>
     /// <exception cref="ArgumentException"><paramref name="ticket"/> is null or empty.</exception>

@@ -1,5 +1,5 @@
 using CostAware;
-using CostAware.Internal.Batching;
+using CostAware.Batching.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

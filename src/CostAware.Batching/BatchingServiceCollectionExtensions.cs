@@ -1,6 +1,6 @@
 using CostAware;
-using CostAware.Internal;
-using CostAware.Internal.Batching;
+using CostAware.Batching.Internal;
+using CostAware.Shared;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -53,7 +53,7 @@ public static class BatchingServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
 
         // This package's instruments, on the app's meter factory (the "CostAware" meter, as the other packages').
-        services.TryAddSingleton(static sp => new CostAware.Internal.CostAwareMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.TryAddSingleton(static sp => new CostAware.Shared.CostAwareMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton(static sp => new DeferralCoordinator(
             sp.GetRequiredService<IOptions<BatchDeferralOptions>>().Value.Clone(),
             sp.GetServices<IBatchProvider>(),

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
-using CostAware.Internal;
+using CostAware.Onnx.Internal;
+using CostAware.Shared;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -80,7 +81,7 @@ public sealed class OnnxChatClient : IChatClient
             Device = _model.Device;
             Metadata = new ChatClientMetadata("onnxruntime", new Uri("onnxruntime:" + Device), ModelId);
             _engine = new GenerationEngine(_model, _tokenizer, stopIds, padId, shared, _maxLength, options, ModelId, timeProvider ?? TimeProvider.System, _logger);
-            OnnxLog.ChatModelLoaded(_logger, ModelId, _model.Layers, shared ? "shared buffer" : "grow", _maxLength, _formatter is null ? _template.ToString() : "custom", Device);
+            Log.ChatModelLoaded(_logger, ModelId, _model.Layers, shared ? "shared buffer" : "grow", _maxLength, _formatter is null ? _template.ToString() : "custom", Device);
         }
         catch
         {
@@ -146,7 +147,7 @@ public sealed class OnnxChatClient : IChatClient
 
         if (options?.Tools is { Count: > 0 } tools && Interlocked.Exchange(ref _toolsLogged, 1) == 0)
         {
-            OnnxLog.ToolsIgnored(_logger, ModelId, tools.Count);
+            Log.ToolsIgnored(_logger, ModelId, tools.Count);
         }
 
         IReadOnlyList<int> prompt = _tokenizer.EncodeToIds(Format(conversation));

@@ -2,7 +2,8 @@ using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Threading.Channels;
-using CostAware.Internal;
+using CostAware.Onnx.Internal;
+using CostAware.Shared;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -87,7 +88,7 @@ public sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
             _batchSize = options.MaxBatchSize;
             _maxTokens = options.MaxSequenceLength ?? ModelMaxLength(directory) ?? 512;
             _padId = _tokenizer.SpecialTokens.TryGetValue("[PAD]", out int pad) ? pad : _tokenizer.SpecialTokens.TryGetValue("<pad>", out pad) ? pad : 0;
-            OnnxLog.EmbeddingModelLoaded(_logger, ModelId, _dimensions, _pooling, Device);
+            Log.EmbeddingModelLoaded(_logger, ModelId, _dimensions, _pooling, Device);
             _worker = Task.Run(WorkAsync);
         }
         catch

@@ -1,5 +1,5 @@
 using CostAware;
-using CostAware.Internal;
+using CostAware.Onnx.Internal;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;

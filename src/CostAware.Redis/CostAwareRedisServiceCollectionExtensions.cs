@@ -56,7 +56,7 @@ public static class CostAwareRedisServiceCollectionExtensions
     private static IServiceCollection AddCore(IServiceCollection services, CostAwareRedisOptions options)
     {
         // Checked now: the decision to use Redis is taken at registration.
-        ValidateOptionsResult result = new CostAware.Internal.CostAwareRedisOptionsValidator().Validate(nameof(CostAwareRedisOptions), options);
+        ValidateOptionsResult result = new CostAware.Redis.Internal.CostAwareRedisOptionsValidator().Validate(nameof(CostAwareRedisOptions), options);
         if (result.Failed)
         {
             throw new OptionsValidationException(
@@ -99,7 +99,7 @@ public static class CostAwareRedisServiceCollectionExtensions
         // Budgets are counted in Redis, whichever of AddCostAware and AddCostAwareRedis came first.
         string instanceName = options.InstanceName;
         services.RemoveAll<IBudgetStore>();
-        services.AddSingleton<IBudgetStore>(provider => new CostAware.Internal.RedisBudgetStore(
+        services.AddSingleton<IBudgetStore>(provider => new CostAware.Redis.Internal.RedisBudgetStore(
             provider.GetRequiredService<IConnectionMultiplexer>(), instanceName));
 
         // The semantic cache's shared store and the deferral queue (in their own packages) find the connection and the

@@ -1,8 +1,10 @@
 using System.ClientModel;
 using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
-using CostAware.Internal;
-using CostAware.Internal.Batching;
+using CostAware.Batching.Internal;
+using CostAware.Batching.OpenAI.Internal;
+using CostAware.Batching.Anthropic.Internal;
+using CostAware.Shared;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
@@ -218,7 +220,7 @@ public sealed class BatchDeferralChatClientTests : IAsyncLifetime
         Assert.Equal(1, failed);
         foreach (ChatResponse ticket in tickets)
         {
-            string id = (string)ticket.AdditionalProperties![BatchDeferralChatClient.TicketProperty]!;
+            string id = (string)ticket.AdditionalProperties![CostAwareProperties.BatchTicket]!;
             if (handled.Any(h => h.Ticket == id && h.Response is null))
             {
                 DeferredCallFailedException error = await Assert.ThrowsAsync<DeferredCallFailedException>(() => client.GetService<BatchDeferralChatClient>()!.GetResultAsync(id));
@@ -296,7 +298,7 @@ public sealed class BatchDeferralChatClientTests : IAsyncLifetime
         _time.Advance(TimeSpan.FromMinutes(1));
         await coordinator.RunOnceAsync(CancellationToken.None);
         Assert.Single(_server.Batches);
-        Assert.NotNull(ticket.AdditionalProperties![BatchDeferralChatClient.TicketProperty]);
+        Assert.NotNull(ticket.AdditionalProperties![CostAwareProperties.BatchTicket]);
     }
 
     [Fact]
@@ -320,7 +322,7 @@ public sealed class BatchDeferralChatClientTests : IAsyncLifetime
         DeferralCoordinator coordinator = Coordinator(o => o.MaxWaitAlone = TimeSpan.Zero);
         using IChatClient client = Stage(coordinator);
         ChatResponse accepted = await client.GetResponseAsync("What is 2+2?", Deferred(DeferralDelivery.Ticket));
-        string ticket = (string)accepted.AdditionalProperties![BatchDeferralChatClient.TicketProperty]!;
+        string ticket = (string)accepted.AdditionalProperties![CostAwareProperties.BatchTicket]!;
         BatchDeferralChatClient stage = client.GetService<BatchDeferralChatClient>()!;
 
         await coordinator.RunOnceAsync(CancellationToken.None);
@@ -383,7 +385,7 @@ public sealed class BatchDeferralChatClientTests : IAsyncLifetime
         DeferralCoordinator first = Coordinator(o => o.MaxWaitAlone = TimeSpan.Zero);
         using IChatClient client = Stage(first);
         ChatResponse accepted = await client.GetResponseAsync("q", Deferred(DeferralDelivery.Ticket));
-        string ticket = (string)accepted.AdditionalProperties![BatchDeferralChatClient.TicketProperty]!;
+        string ticket = (string)accepted.AdditionalProperties![CostAwareProperties.BatchTicket]!;
 
         // A crash between the provider creating the batch and the queue recording it: reproduced step by step.
         await using (SqliteDeferralQueue queue = await SqliteDeferralQueue.OpenAsync(_path, CancellationToken.None))

@@ -93,7 +93,7 @@ public sealed class BatchingServiceCollectionExtensionsTests : IAsyncLifetime
         _ = services.AddChatClient(new NullClient()).UseBudget().UseBatchDeferral().UseTokenMetering();
         await using ServiceProvider provider = services.BuildServiceProvider();
         IChatClient chat = provider.GetRequiredService<IChatClient>();
-        CostAware.Internal.Batching.DeferralCoordinator coordinator = provider.GetRequiredService<CostAware.Internal.Batching.DeferralCoordinator>();
+        CostAware.Batching.Internal.DeferralCoordinator coordinator = provider.GetRequiredService<CostAware.Batching.Internal.DeferralCoordinator>();
         CostScope acme = new() { Tenant = "acme" };
 
         // 500 output tokens at $0.60 per million ($0.0003) does not fit $0.0002; at the batch price ($0.00015) it does.

@@ -61,7 +61,7 @@ if (mode == "submit")
             .WithDeferral(new Deferral { Delivery = DeferralDelivery.Ticket })
             .WithCostScope(new CostScope { Tenant = "acme" });
         ChatResponse accepted = await chat.GetResponseAsync($"question {i}", options);
-        Console.Out.WriteLine($"accepted {accepted.AdditionalProperties![BatchDeferralChatClient.TicketProperty]}");
+        Console.Out.WriteLine($"accepted {accepted.AdditionalProperties![CostAwareProperties.BatchTicket]}");
     }
 
     await host.StartAsync();

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.AI;
-using CostAware.Internal;
+using CostAware.Onnx.Internal;
+using CostAware.Shared;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 

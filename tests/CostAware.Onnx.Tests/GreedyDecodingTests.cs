@@ -1,4 +1,5 @@
-using CostAware.Internal;
+using CostAware.Onnx.Internal;
+using CostAware.Shared;
 using CostAware.Onnx.Tests.TestModels;
 using Microsoft.Extensions.AI;
 

@@ -1,4 +1,5 @@
-using CostAware.Internal;
+using CostAware.Onnx.Internal;
+using CostAware.Shared;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CostAware.Onnx.Tests;

@@ -1,5 +1,6 @@
 using System.Text;
-using CostAware.Internal;
+using CostAware.Onnx.Internal;
+using CostAware.Shared;
 using CostAware.Onnx.Tests.TestModels;
 using CsCheck;
 

@@ -7,7 +7,7 @@ public enum DeferralDelivery
     Await = 0,
 
     /// <summary>
-    /// The call returns at once with a ticket id (<c>BatchDeferralChatClient.TicketProperty</c>); the answer is fetched
+    /// The call returns at once with a ticket id (<c>CostAwareProperties.BatchTicket</c>); the answer is fetched
     /// later by ticket, or handed to the registered result handler, also after a restart.
     /// </summary>
     Ticket = 1,

@@ -3,9 +3,10 @@ using System.Text.Json;
 using Anthropic;
 using Anthropic.Core;
 using Anthropic.Models.Messages.Batches;
+using CostAware.Shared;
 using Microsoft.Extensions.AI;
 
-namespace CostAware.Internal.Batching;
+namespace CostAware.Batching.Anthropic.Internal;
 
 // Anthropic's Message Batches through the official SDK: each call's params are the Messages request body the SDK's
 // own chat client would send (captured in process, as for OpenAI), sent inline in one create request; results are

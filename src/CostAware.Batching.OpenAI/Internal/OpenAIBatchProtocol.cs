@@ -6,7 +6,7 @@ using OpenAI;
 using OpenAI.Batch;
 using OpenAI.Files;
 
-namespace CostAware.Internal.Batching;
+namespace CostAware.Batching.OpenAI.Internal;
 
 // The OpenAI batch protocol through the official SDK: the calls as a JSONL file uploaded with purpose "batch", a batch
 // created on it (its metadata names CostAware's own batch id, so that a batch whose creation outlived a crash can be

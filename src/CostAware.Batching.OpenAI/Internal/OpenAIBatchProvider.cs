@@ -1,7 +1,7 @@
 using Microsoft.Extensions.AI;
 using OpenAI;
 
-namespace CostAware.Internal.Batching;
+namespace CostAware.Batching.OpenAI.Internal;
 
 // OpenAI's chat-completions (or responses) batches: requests written and results read by the official SDK (OpenAIChatCodec), files
 // and batches through its file and batch clients (OpenAIBatchProtocol).

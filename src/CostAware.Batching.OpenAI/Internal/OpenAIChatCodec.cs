@@ -1,9 +1,10 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
+using CostAware.Shared;
 using Microsoft.Extensions.AI;
 using OpenAI;
 
-namespace CostAware.Internal.Batching;
+namespace CostAware.Batching.OpenAI.Internal;
 
 // Turns a call into the body the official OpenAI SDK would send to /v1/chat/completions, and a batch result body back
 // into the ChatResponse that SDK and Microsoft.Extensions.AI's adapter would have produced for a synchronous call. Both

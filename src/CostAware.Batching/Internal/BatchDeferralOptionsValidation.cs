@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace CostAware.Internal;
+namespace CostAware.Batching.Internal;
 
 [OptionsValidator]
 internal sealed partial class BatchDeferralOptionsValidator : IValidateOptions<BatchDeferralOptions>

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace CostAware.Internal.Batching;
+namespace CostAware.Batching.Internal;
 
 // The hosted loop: a scheduler pass every PollInterval (at most every second), for as long as the app runs. A pass
 // that fails is retried, since every step of a call is recorded before the next; passes that keep failing (a corrupt

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace CostAware.Internal.Batching;
+namespace CostAware.Batching.Internal;
 
 // The call's scope as stored with it in the queue.
 [JsonSerializable(typeof(CostScope))]

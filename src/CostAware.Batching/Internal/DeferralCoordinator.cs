@@ -1,12 +1,13 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
+using CostAware.Shared;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
 
-namespace CostAware.Internal.Batching;
+namespace CostAware.Batching.Internal;
 
 // Everything between a deferred call and its answer: the durable queue, the providers, the callers waiting, and one
 // pass of the scheduler (RunOnceAsync) that recovers what a crash left, submits batches, polls them and delivers their

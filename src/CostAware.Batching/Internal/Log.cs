@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace CostAware.Internal.Batching;
+namespace CostAware.Batching.Internal;
 
 internal static partial class Log
 {

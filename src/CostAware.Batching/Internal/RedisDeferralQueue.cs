@@ -1,7 +1,7 @@
 using System.Globalization;
 using StackExchange.Redis;
 
-namespace CostAware.Internal.Batching;
+namespace CostAware.Batching.Internal;
 
 // The deferral queue in Redis, shared by every machine of an app: each call is a hash, indexed by state, by batch and
 // (while queued) in a sorted set per provider endpoint by arrival. Every state change is one Lua script that checks

@@ -1,7 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
-namespace CostAware.Internal.Batching;
+namespace CostAware.Batching.Internal;
 
 // The embedded durable queue: one SQLite file, written with full synchronisation so that a call the caller was told
 // is accepted survives a crash or power loss. Every state change is one conditional UPDATE (WHERE state = expected),

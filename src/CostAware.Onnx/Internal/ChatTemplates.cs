@@ -1,7 +1,8 @@
 using System.Text;
+using CostAware.Shared;
 using Microsoft.Extensions.AI;
 
-namespace CostAware.Internal;
+namespace CostAware.Onnx.Internal;
 
 // The built-in chat templates: each renders the conversation as the family's Hugging Face template does, ending with
 // the generation prompt for the assistant's turn. Auto picks one by the special tokens the tokenizer knows.

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace CostAware.Internal;
+namespace CostAware.Onnx.Internal;
 
 // What a decoder model folder says about itself: ONNX Runtime GenAI's genai_config.json when there is one, otherwise
 // Hugging Face's config.json with generation_config.json (Optimum exports). Only names, token ids, sizes and search

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
-namespace CostAware.Internal;
+namespace CostAware.Onnx.Internal;
 
 // A loaded decoder: its session and what the session's metadata says about its inputs and outputs. Which optional
 // inputs exist, element types and the cache's head count and size come from the session; names and token ids come

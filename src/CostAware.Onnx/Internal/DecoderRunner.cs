@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 
-namespace CostAware.Internal;
+namespace CostAware.Onnx.Internal;
 
 // Runs one batch of rows through a decoder, step by step, holding the batch's KV cache in one of two modes:
 // grow (each run's present.* outputs are fed back as the next run's past.* inputs; ORT allocates them, nothing is

@@ -1,8 +1,9 @@
 using System.Threading.Channels;
+using CostAware.Shared;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 
-namespace CostAware.Internal;
+namespace CostAware.Onnx.Internal;
 
 // Serves generation requests on a fixed number of workers. A worker takes every request waiting (up to the batch
 // size) and generates them together, left-padded, until the last one finishes; requests arriving meanwhile wait for
@@ -169,7 +170,7 @@ internal sealed class GenerationEngine : IDisposable
         }
         catch (Exception ex)
         {
-            OnnxLog.BatchFailed(_logger, ex, _modelId, rows.Length);
+            Log.BatchFailed(_logger, ex, _modelId, rows.Length);
             foreach (Row row in rows.Where(r => !r.Done))
             {
                 row.Done = true;

@@ -1,7 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.AI;
 
-namespace CostAware.Internal;
+namespace CostAware.Onnx.Internal;
 
 // One request waiting for or taking part in a batch: its prompt, how it samples and stops, and where its updates go.
 internal sealed class GenerationRequest

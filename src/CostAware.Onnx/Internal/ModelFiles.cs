@@ -1,4 +1,4 @@
-namespace CostAware.Internal;
+namespace CostAware.Onnx.Internal;
 
 // Finds a model folder's .onnx file: the first of the usual names that exists, else the only .onnx file.
 internal static class ModelFiles

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace CostAware.Internal;
+namespace CostAware.Onnx.Internal;
 
 [OptionsValidator]
 internal sealed partial class OnnxChatClientOptionsValidator : IValidateOptions<OnnxChatClientOptions>

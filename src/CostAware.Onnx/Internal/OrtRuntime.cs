@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 
-namespace CostAware.Internal;
+namespace CostAware.Onnx.Internal;
 
 // Starts ONNX Runtime for a model: checks the native library is there and of the managed API's version, picks the
 // device (ARCHITECTURE: CPU by default, CUDA when the provider is found, a precise error otherwise) and creates the
@@ -99,7 +99,7 @@ internal static class OrtRuntime
         {
             InferenceSession session = CreateCuda(modelFile, options);
             device = $"cuda:{options.DeviceId}";
-            OnnxLog.DeviceChosen(logger, modelFile, device);
+            Log.DeviceChosen(logger, modelFile, device);
             return session;
         }
         catch (Exception ex) when (ex is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
@@ -118,11 +118,11 @@ internal static class OrtRuntime
 
         if (options.Device == OnnxDevice.Cuda)
         {
-            OnnxLog.CudaFallback(logger, modelFile, why.Message);
+            Log.CudaFallback(logger, modelFile, why.Message);
         }
         else
         {
-            OnnxLog.AutoOnCpu(logger, modelFile, why.Message);
+            Log.AutoOnCpu(logger, modelFile, why.Message);
         }
 
         device = "cpu";

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
-namespace CostAware.Internal;
+namespace CostAware.Onnx.Internal;
 
 // Small conversions between managed arrays and ORT values: integer inputs in the element type the model declares,
 // float32 or float16 outputs read as float32.

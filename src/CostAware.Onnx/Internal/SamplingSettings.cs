@@ -1,6 +1,6 @@
 using Microsoft.Extensions.AI;
 
-namespace CostAware.Internal;
+namespace CostAware.Onnx.Internal;
 
 // How one request picks its tokens: the request's ChatOptions over the model's own search defaults.
 internal sealed record SamplingSettings(bool Greedy, float Temperature, int TopK, float TopP, float FrequencyPenalty, float PresencePenalty, int? Seed)

@@ -1,4 +1,6 @@
-namespace CostAware.Internal;
+using CostAware.Shared;
+
+namespace CostAware.Onnx.Internal;
 
 // Turns a row's generated tokens into text pieces as they come: decodes incrementally over a short window of
 // already-emitted tokens (so SentencePiece's leading spaces and byte-level BPE's split characters come out right),

@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
 
-namespace CostAware.Internal;
+namespace CostAware.Onnx.Internal;
 
 // Picks the next token from one row's logits, following ONNX Runtime GenAI's rules: greedy when not sampling (or
 // temperature 0, or top-k 1); otherwise softmax at the temperature over the top-k tokens (all when k is 0), cut to the

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace CostAware.Internal;
+namespace CostAware.Redis.Internal;
 
 // The attribute rules, source-generated as for every CostAware options type. AddCostAwareRedis runs them at
 // registration, not at start-up: whether the app uses Redis or memory is decided there.

@@ -1,6 +1,6 @@
 using StackExchange.Redis;
 
-namespace CostAware.Internal;
+namespace CostAware.Redis.Internal;
 
 // Budget counters in Redis, shared by every process of an app. Each counter is a hash (s: settled spend, r: sum of
 // live reservations, c: calls, and r:<id> per live reservation) plus a sorted set of reservation ids by expiry. Each

@@ -2,9 +2,8 @@ using System.Buffers;
 using System.Collections.Frozen;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using CostAware.Internal;
-using CostAware.Internal.PromptCache;
-using CostAware.Internal.Semantic;
+using CostAware.SemanticCache.Internal;
+using CostAware.Shared;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -43,8 +42,6 @@ namespace CostAware;
 /// </remarks>
 public sealed class SemanticCacheChatClient : DelegatingChatClient
 {
-    /// <summary>The key, on a hit's response and its final streaming update, of the similarity (a <see cref="float"/>) of the query to the stored prompt.</summary>
-    public const string SimilarityProperty = "costaware.semantic.similarity";
 
     private const string StageName = "semantic-cache";
     private const string CacheName = "semantic";
@@ -344,7 +341,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             }
 
             ChatResponseUpdate last = CacheSettlement.ReceiptUpdate(request.Receipt, answer.ModelId, answer.ResponseId);
-            last.AdditionalProperties![SimilarityProperty] = lookup.similarity;
+            last.AdditionalProperties![CostAwareProperties.SemanticSimilarity] = lookup.similarity;
             yield return last;
             yield break;
         }
@@ -491,7 +488,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             // The cache is an optimisation: an embedding provider that fails must not fail the call.
-            SemanticLog.EmbeddingFailed(_logger, ex);
+            Log.EmbeddingFailed(_logger, ex);
             return (null, 0f);
         }
 
@@ -506,7 +503,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         {
             // Like an embedder that fails: the cache is an optimisation, so the call is answered (and nothing stored
             // under a vector the index cannot compare), with a warning and the bypass counted.
-            SemanticLog.DimensionsChanged(_logger, vector.Length, dimensions);
+            Log.DimensionsChanged(_logger, vector.Length, dimensions);
             if (_metrics.CacheEnabled)
             {
                 _metrics.RecordVeto(CacheName, "dimensions");
@@ -543,7 +540,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
                     return (entry, similarity);
                 }
 
-                SemanticLog.Vetoed(_logger, similarity, veto);
+                Log.Vetoed(_logger, similarity, veto);
                 if (_metrics.CacheEnabled)
                 {
                     _metrics.RecordVeto(CacheName, veto);
@@ -582,7 +579,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            SemanticLog.VerifierFailed(_logger, ex);
+            Log.VerifierFailed(_logger, ex);
             return false;
         }
     }
@@ -641,7 +638,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             }
             catch (Exception ex)
             {
-                SemanticLog.StoreFailed(_logger, ex);
+                Log.StoreFailed(_logger, ex);
             }
         }
     }
@@ -702,7 +699,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
 
             if (problem is not null)
             {
-                SemanticLog.RecordSkipped(_logger, problem);
+                Log.RecordSkipped(_logger, problem);
                 return;
             }
 
@@ -710,7 +707,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         }
         catch (Exception ex) when (ex is InvalidDataException or InvalidOperationException or ArgumentException)
         {
-            SemanticLog.RecordSkipped(_logger, ex.Message);
+            Log.RecordSkipped(_logger, ex.Message);
         }
     }
 
@@ -737,12 +734,12 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
                 OnRecordSaved(record);
             }
 
-            SemanticLog.CaughtUp(_logger, _store.Count - before);
+            Log.CaughtUp(_logger, _store.Count - before);
             _started = true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            SemanticLog.CatchUpFailed(_logger, ex);
+            Log.CatchUpFailed(_logger, ex);
         }
         finally
         {
@@ -765,7 +762,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         properties[CostAwareProperties.Receipt] = request.Receipt;
         if (similarity is { } s)
         {
-            properties[SimilarityProperty] = s;
+            properties[CostAwareProperties.SemanticSimilarity] = s;
         }
 
         return response;
@@ -775,7 +772,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     {
         _store.Touch(hit);
         decimal? avoided = CacheSettlement.AddHitEntries(_pricer, request.Receipt, hit.Answer, _timeProvider.GetUtcNow(), StageName);
-        SemanticLog.Hit(_logger, similarity, hit.Answer.ModelId, avoided, EmbeddingCost(request.Receipt));
+        Log.Hit(_logger, similarity, hit.Answer.ModelId, avoided, EmbeddingCost(request.Receipt));
         await SettleAsync(request, "hit", avoided);
     }
 
@@ -823,7 +820,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
 
     private void NotStored(string? modelId, string reason)
     {
-        SemanticLog.NotStored(_logger, modelId, reason);
+        Log.NotStored(_logger, modelId, reason);
         if (_metrics.CacheEnabled)
         {
             _metrics.RecordNotStored(CacheName, reason);

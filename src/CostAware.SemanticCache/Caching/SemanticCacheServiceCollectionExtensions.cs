@@ -1,5 +1,5 @@
 using CostAware;
-using CostAware.Internal.Semantic;
+using CostAware.SemanticCache.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -40,7 +40,7 @@ public static class SemanticCacheServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SemanticCacheOptions>, SemanticCacheOptionsFullValidator>());
 
         // This package's instruments, on the app's meter factory (the "CostAware" meter, as the other packages').
-        services.TryAddSingleton(static sp => new CostAware.Internal.CostAwareMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.TryAddSingleton(static sp => new CostAware.Shared.CostAwareMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         return services;
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
-using CostAware.Internal;
+using CostAware.SemanticCache.Internal;
+using CostAware.Shared;
 using Microsoft.Extensions.AI;
 
 namespace CostAware;

@@ -1,5 +1,5 @@
 using System.Numerics.Tensors;
-using CostAware.Internal;
+using CostAware.SemanticCache.Internal;
 
 namespace CostAware;
 

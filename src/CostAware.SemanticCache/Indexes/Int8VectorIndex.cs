@@ -1,4 +1,4 @@
-using CostAware.Internal;
+using CostAware.SemanticCache.Internal;
 
 namespace CostAware;
 

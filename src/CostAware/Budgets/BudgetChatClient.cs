@@ -1,8 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 using CostAware.Internal;
-using CostAware.Internal.Budgets;
-using CostAware.Internal.PromptCache;
+using CostAware.Shared;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -40,8 +39,6 @@ public sealed class BudgetChatClient : DelegatingChatClient
     private const string ExceededCode = "budget_exceeded";
     private const string ExhaustedCode = "budget_exhausted";
 
-    /// <summary>The key under which a refusal's <c>ErrorContent</c> carries the <see cref="BudgetStatus"/> of the budget that refused.</summary>
-    public const string StatusProperty = "costaware.budget.status";
 
     private readonly IBudgetStore _store;
     private readonly CallPricer _pricer;
@@ -355,7 +352,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         ErrorContent error = new(message) { ErrorCode = code };
         if (status is not null)
         {
-            error.AdditionalProperties = new() { [StatusProperty] = status };
+            error.AdditionalProperties = new() { [CostAwareProperties.BudgetStatus] = status };
         }
 
         ChatResponseUpdate update = new(ChatRole.Assistant, [error]) { FinishReason = finishReason };

@@ -1,5 +1,6 @@
-using CostAware;
 using CostAware.Internal;
+using CostAware;
+using CostAware.Shared;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

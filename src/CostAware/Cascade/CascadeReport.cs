@@ -1,7 +1,7 @@
 namespace CostAware;
 
 /// <summary>What the cascade did for one request: each tier tried, and the money saved (or lost) against always calling the strongest tier.</summary>
-/// <remarks>On a response under <see cref="ModelCascadeChatClient.ReportProperty"/>; read it with <c>response.GetCascadeReport()</c>.</remarks>
+/// <remarks>On a response under <see cref="CostAwareProperties.CascadeReport"/>; read it with <c>response.GetCascadeReport()</c>.</remarks>
 public sealed record class CascadeReport
 {
     /// <summary>Gets the tiers tried, in order.</summary>

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using CostAware.Internal;
-using CostAware.Internal.PromptCache;
+using CostAware.Shared;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -31,8 +31,6 @@ namespace CostAware;
 /// </remarks>
 public sealed class ModelCascadeChatClient : DelegatingChatClient
 {
-    /// <summary>The key of the <see cref="CascadeReport"/> on a response, or on the last update of a stream.</summary>
-    public const string ReportProperty = "costaware.cascade";
 
     private readonly CascadeTier[] _tiers;
     private readonly IAnswerScorer[] _scorers;
@@ -104,7 +102,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
                 throw run.LastError ?? new InvalidOperationException("The cascade tried no tier.");
             }
 
-            (served.AdditionalProperties ??= [])[ReportProperty] = Report(run, first, receipt);
+            (served.AdditionalProperties ??= [])[CostAwareProperties.CascadeReport] = Report(run, first, receipt);
             served.AdditionalProperties[CostAwareProperties.Receipt] = receipt;
             return served;
         }
@@ -159,7 +157,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
             yield return new ChatResponseUpdate
             {
                 Role = ChatRole.Assistant,
-                AdditionalProperties = new() { [ReportProperty] = Report(run, first, receipt), [CostAwareProperties.Receipt] = receipt },
+                AdditionalProperties = new() { [CostAwareProperties.CascadeReport] = Report(run, first, receipt), [CostAwareProperties.Receipt] = receipt },
             };
         }
         finally

@@ -32,6 +32,6 @@ public static class ModelCascadeChatClientBuilderExtensions
     public static CascadeReport? GetCascadeReport(this ChatResponse response)
     {
         ArgumentNullException.ThrowIfNull(response);
-        return response.AdditionalProperties?.TryGetValue(ModelCascadeChatClient.ReportProperty, out object? value) == true ? value as CascadeReport : null;
+        return response.AdditionalProperties?.TryGetValue(CostAwareProperties.CascadeReport, out object? value) == true ? value as CascadeReport : null;
     }
 }

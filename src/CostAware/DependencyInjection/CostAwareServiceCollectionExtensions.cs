@@ -1,7 +1,6 @@
-using CostAware;
 using CostAware.Internal;
-using CostAware.Internal.Budgets;
-using CostAware.Internal.PromptCache;
+using CostAware;
+using CostAware.Shared;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using CostAware.Internal;
+using CostAware.Shared;
 
 namespace CostAware;
 

@@ -53,7 +53,7 @@ public sealed class TiktokenTokenEstimator : ITokenEstimator
     public int EstimateInputTokens(IEnumerable<ChatMessage> messages, ChatOptions? options, string? modelId)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        Internal.MessageChecks.ThrowIfInvalid(messages, nameof(messages));
+        Shared.MessageChecks.ThrowIfInvalid(messages, nameof(messages));
         Tokenizer tokenizer = TokenizerFor(modelId);
         int total = ReplyPriming;
         if (options?.Instructions is { Length: > 0 } instructions)

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 
-namespace CostAware.Internal.Batching;
+namespace CostAware.Shared;
 
 // An in-process stand-in for one HTTP exchange with a provider, for running a provider's own SDK client without a
 // network: it keeps the body the SDK sent and answers with the given JSON. This is how a call is turned into the exact

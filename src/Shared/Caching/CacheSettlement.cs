@@ -1,7 +1,7 @@
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 
-namespace CostAware.Internal.PromptCache;
+namespace CostAware.Shared;
 
 // What the exact and the semantic cache do alike with money: what a stored answer cost, and what serving it again
 // avoided.

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 
-namespace CostAware.Internal.PromptCache;
+namespace CostAware.Shared;
 
 // Writes the canonical form of a request into one growable, pooled buffer that is hashed once. Every value is
 // tagged and length-prefixed, so no two different requests can write the same bytes ("ab"+"c" is not "a"+"bc";

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 
-namespace CostAware.Internal.PromptCache;
+namespace CostAware.Shared;
 
 // Decides whether an answer may be stored and turns it into an entry. An answer that is cut off, filtered, failed,
 // unfinished, empty or asks for tool calls (unless allowed) is never stored: serving it again would repeat the fault.

@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 
-namespace CostAware.Internal.PromptCache;
+namespace CostAware.Shared;
 
 // A stored answer. Immutable, so HybridCache keeps the instance itself in L1 and a hit costs no deserialisation;
 // every hit builds fresh response objects from it, so callers may mutate what they get.

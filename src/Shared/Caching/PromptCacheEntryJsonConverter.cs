@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace CostAware.Internal.PromptCache;
+namespace CostAware.Shared;
 
 // For a HybridCache built without AddCostAware, which serialises unknown types with System.Text.Json: the entry is
 // still written in CostAware's versioned binary format (as one base64 string), and anything unreadable is still an

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Caching.Hybrid;
 
-namespace CostAware.Internal.PromptCache;
+namespace CostAware.Shared;
 
 // The L2 format of a stored answer: "CAPC", a format version, then length-prefixed fields (docs/prompt-cache.md).
 // Reading never throws: another version, foreign bytes or damage give an invalid entry, which the stage treats as

@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 
-namespace CostAware.Internal.PromptCache;
+namespace CostAware.Shared;
 
 // Builds the key of a request: a hash of its canonical form (docs/prompt-cache.md describes it field by field).
 // Version 1 of the canonical form. Changing what is written, or its order, changes every key: bump the version

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace CostAware.Internal;
+namespace CostAware.Shared;
 
 // Prices one call against the catalog and applies the unknown-model policy. Shared by every stage that records
 // money, so a model is priced the same way everywhere.

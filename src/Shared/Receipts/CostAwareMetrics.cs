@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
-namespace CostAware.Internal;
+namespace CostAware.Shared;
 
 internal sealed class CostAwareMetrics : IDisposable
 {

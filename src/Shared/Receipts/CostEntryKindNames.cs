@@ -1,4 +1,4 @@
-namespace CostAware.Internal;
+namespace CostAware.Shared;
 
 // The snake_case names used in metrics and exports, shared so both spell kinds the same way.
 internal static class CostEntryKindNames

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace CostAware.Internal;
+namespace CostAware.Shared;
 
 // How a stage that opened a receipt records it: once, never cancelled by the caller (the money was spent or saved
 // either way), and a failing ledger is logged rather than failing the call that already has its answer.

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.AI;
 
-namespace CostAware.Internal;
+namespace CostAware.Shared;
 
 // A null message or content item is the caller's mistake; it is reported as such, naming where it is, rather than as
 // a NullReferenceException from deep inside the key builder or the tokenizer.

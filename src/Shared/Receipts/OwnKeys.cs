@@ -1,6 +1,6 @@
 using Microsoft.Extensions.AI;
 
-namespace CostAware.Internal;
+namespace CostAware.Shared;
 
 // CostAware's own ChatOptions keys (costaware.*) are for its stages, never for a provider: this is the one place that
 // decides what a provider sees, used by the metering stage and by the batch stage's request writers.

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace CostAware.Internal;
+namespace CostAware.Shared;
 
 // The log events of the code every CostAware package compiles in (pricing, ledger recording): the same ids and
 // messages whichever package logs them.

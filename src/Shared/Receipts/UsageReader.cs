@@ -1,6 +1,6 @@
 using Microsoft.Extensions.AI;
 
-namespace CostAware.Internal;
+namespace CostAware.Shared;
 
 // Maps a provider's UsageDetails onto TokenCounts, whose classes are subsets of input and output.
 // Where an SDK reports a class outside its parent (raw Anthropic usage counts cache reads and writes apart from

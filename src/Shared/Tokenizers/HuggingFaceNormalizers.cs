@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
-namespace CostAware.Internal;
+namespace CostAware.Shared;
 
 // The normalizers of Hugging Face tokenizer.json files, as the tokenizers library defines them, applied before the
 // text reaches a Microsoft.ML.Tokenizers model. A normalizer not implemented here fails at load, naming it.

@@ -1,6 +1,6 @@
 using Microsoft.ML.Tokenizers;
 
-namespace CostAware.Internal;
+namespace CostAware.Shared;
 
 // A model's tokenizer as the local backends use it: a Microsoft.ML.Tokenizers model, the normalisation the model's
 // files ask for that the model itself does not apply, the added (special) tokens, and the model's own post-processing

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
 
-namespace CostAware.Internal;
+namespace CostAware.Shared;
 
 // Finds and loads the tokenizer shipped in a model folder, in this order: tokenizer.json (see TokenizerJson; when it
 // is a SentencePiece-style BPE and tokenizer.model is there, that is used instead), tokenizer.model (SentencePiece

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
 
-namespace CostAware.Internal;
+namespace CostAware.Shared;
 
 // Loads a Hugging Face tokenizer.json onto Microsoft.ML.Tokenizers, which has no loader for it. Dispatches on the
 // model type: byte-level BPE (GPT-2, Qwen, Llama 3, Phi-4) becomes a BpeTokenizer with the file's split regex,

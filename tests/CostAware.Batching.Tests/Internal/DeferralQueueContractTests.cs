@@ -1,5 +1,8 @@
 using System.Text;
-using CostAware.Internal.Batching;
+using CostAware.Batching.Internal;
+using CostAware.Batching.OpenAI.Internal;
+using CostAware.Batching.Anthropic.Internal;
+using CostAware.Shared;
 
 namespace CostAware.Batching.Tests.Internal;
 

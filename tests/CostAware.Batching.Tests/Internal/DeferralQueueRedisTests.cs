@@ -1,5 +1,8 @@
 using System.ClientModel;
-using CostAware.Internal.Batching;
+using CostAware.Batching.Internal;
+using CostAware.Batching.OpenAI.Internal;
+using CostAware.Batching.Anthropic.Internal;
+using CostAware.Shared;
 using CostAware.Redis.Tests;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,7 +1,10 @@
 using System.ClientModel;
 using System.Text;
 using System.Text.Json.Nodes;
-using CostAware.Internal.Batching;
+using CostAware.Batching.Internal;
+using CostAware.Batching.OpenAI.Internal;
+using CostAware.Batching.Anthropic.Internal;
+using CostAware.Shared;
 using CsCheck;
 using Microsoft.Extensions.AI;
 using OpenAI;

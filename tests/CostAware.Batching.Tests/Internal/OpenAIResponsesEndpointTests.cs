@@ -1,6 +1,9 @@
 using System.ClientModel;
 using System.Text.Json.Nodes;
-using CostAware.Internal.Batching;
+using CostAware.Batching.Internal;
+using CostAware.Batching.OpenAI.Internal;
+using CostAware.Batching.Anthropic.Internal;
+using CostAware.Shared;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;

@@ -60,7 +60,7 @@ public sealed class SemanticCacheChatClientTests : IDisposable
 
         Assert.Equal(1, _inner.Calls);
         Assert.Equal(first.Text, second.Text);
-        float similarity = Assert.IsType<float>(second.AdditionalProperties![SemanticCacheChatClient.SimilarityProperty]);
+        float similarity = Assert.IsType<float>(second.AdditionalProperties![CostAwareProperties.SemanticSimilarity]);
         Assert.InRange(similarity, 0.6f, 1f);
         CostReceipt receipt = second.GetCostReceipt()!;
         Assert.Equal([CostEntryKind.Embedding, CostEntryKind.CacheHit], receipt.Entries.Select(e => e.Kind));
@@ -95,7 +95,7 @@ public sealed class SemanticCacheChatClientTests : IDisposable
         ChatResponse answer = await Ask(cache, "What is our refund policy?", Tenant(probe));
 
         Assert.Equal(2, _inner.Calls);
-        Assert.False(answer.AdditionalProperties!.ContainsKey(SemanticCacheChatClient.SimilarityProperty));
+        Assert.False(answer.AdditionalProperties!.ContainsKey(CostAwareProperties.SemanticSimilarity));
     }
 
     [Fact]
@@ -191,7 +191,7 @@ public sealed class SemanticCacheChatClientTests : IDisposable
         await Ask(unguarded, stored);
         ChatResponse wrong = await Ask(unguarded, query);
         Assert.Equal(3, _inner.Calls);
-        Assert.True(wrong.AdditionalProperties!.ContainsKey(SemanticCacheChatClient.SimilarityProperty));
+        Assert.True(wrong.AdditionalProperties!.ContainsKey(CostAwareProperties.SemanticSimilarity));
     }
 
     [Fact]
@@ -342,7 +342,7 @@ public sealed class SemanticCacheChatClientTests : IDisposable
         List<ChatResponseUpdate> streamedHit = await cache.GetStreamingResponseAsync([new(ChatRole.User, "Explain recursion!")], Tenant("acme")).ToListAsync();
         Assert.Equal("It calls itself.", streamedHit.ToChatResponse().Text);
         Assert.NotNull(streamedHit[^1].GetCostReceipt());
-        Assert.True(streamedHit[^1].AdditionalProperties!.ContainsKey(SemanticCacheChatClient.SimilarityProperty));
+        Assert.True(streamedHit[^1].AdditionalProperties!.ContainsKey(CostAwareProperties.SemanticSimilarity));
         Assert.Equal(2, _inner.Calls);
 
         await Ask(cache, "What is a closure?");

@@ -1,4 +1,5 @@
-using CostAware.Internal;
+using CostAware.SemanticCache.Internal;
+using CostAware.Shared;
 using CsCheck;
 
 namespace CostAware.SemanticCache.Tests.Indexes;

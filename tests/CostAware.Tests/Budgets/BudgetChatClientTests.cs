@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 using CostAware.Internal;
-using CostAware.Internal.Budgets;
+using CostAware.Shared;
 using CostAware.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
@@ -561,7 +561,7 @@ public class BudgetChatClientTests
         ErrorContent error = Assert.IsType<ErrorContent>(Assert.Single(update.Contents));
         Assert.Equal("budget_exceeded", error.ErrorCode);
         Assert.StartsWith("Budget 'tenant-daily' for tenant=acme has no room for this call", error.Message, StringComparison.Ordinal);
-        BudgetStatus status = Assert.IsType<BudgetStatus>(error.AdditionalProperties![BudgetChatClient.StatusProperty]);
+        BudgetStatus status = Assert.IsType<BudgetStatus>(error.AdditionalProperties![CostAwareProperties.BudgetStatus]);
         Assert.Equal(0.0001m, status.Limit);
         Assert.Equal(0, provider.Calls);
     }

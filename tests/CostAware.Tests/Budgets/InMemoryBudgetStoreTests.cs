@@ -1,4 +1,5 @@
-using CostAware.Internal.Budgets;
+using CostAware.Internal;
+using CostAware.Shared;
 using CsCheck;
 
 namespace CostAware.Tests.Budgets;

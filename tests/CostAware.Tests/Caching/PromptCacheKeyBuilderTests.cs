@@ -1,5 +1,6 @@
 using System.Text.Json;
-using CostAware.Internal.PromptCache;
+using CostAware.Internal;
+using CostAware.Shared;
 using CsCheck;
 using Microsoft.Extensions.AI;
 

@@ -276,7 +276,7 @@ public class ModelCascadeChatClientTests
 
         Assert.Equal("The strong answer.", updates.ToChatResponse().Text);
         Assert.Equal(1, streamed);
-        CascadeReport report = (CascadeReport)updates.Last(u => u.AdditionalProperties?.ContainsKey(ModelCascadeChatClient.ReportProperty) == true).AdditionalProperties![ModelCascadeChatClient.ReportProperty]!;
+        CascadeReport report = (CascadeReport)updates.Last(u => u.AdditionalProperties?.ContainsKey(CostAwareProperties.CascadeReport) == true).AdditionalProperties![CostAwareProperties.CascadeReport]!;
         Assert.Equal(2, report.Attempts.Count);
         Assert.Equal("a refusal or an admission of not knowing", report.Attempts[0].Reason);
         Assert.True(report.Attempts[1].Served);
@@ -307,7 +307,7 @@ public class ModelCascadeChatClientTests
         List<ChatResponseUpdate> updates = await client.GetStreamingResponseAsync("q").ToListAsync();
 
         Assert.Equal("streamed answer", updates.ToChatResponse().Text);
-        Assert.Contains(updates, u => u.AdditionalProperties?.ContainsKey(ModelCascadeChatClient.ReportProperty) == true);
+        Assert.Contains(updates, u => u.AdditionalProperties?.ContainsKey(CostAwareProperties.CascadeReport) == true);
     }
 
     [Fact]
