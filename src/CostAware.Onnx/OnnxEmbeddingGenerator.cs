@@ -25,11 +25,15 @@ namespace CostAware;
 /// </para>
 /// <para>
 /// Texts of concurrent calls are gathered into shared model runs of up to
-/// <see cref="OnnxEmbeddingGeneratorOptions.MaxBatchSize"/> texts, so many small callers cost few runs. Thread-safe.
+/// <see cref="OnnxEmbeddingGeneratorOptions.MaxBatchSize"/> texts, so many small callers cost few runs; gathered texts
+/// run in groups of similar length, so a long text does not pad every short one. Thread-safe.
 /// </para>
 /// </remarks>
 public sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
+    // The most padded tokens in one model run (rows x longest): bounds the activations a run holds.
+    private const long MaxPaddedTokens = 16_384;
+
     private readonly InferenceSession _session;
     private readonly ModelTokenizer _tokenizer;
     private readonly string _output;
@@ -59,7 +63,7 @@ public sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
         OnnxOptionsValidation.ThrowIfInvalid(options);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<OnnxEmbeddingGenerator>();
         string directory = Path.GetFullPath(options.ModelPath);
-        _tokenizer = ModelTokenizerLoader.Load(directory);
+        _tokenizer = ModelTokenizerLoader.Load(directory, options.LowerCase);
         ModelId = options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(directory));
         string modelFile = ModelFiles.Find(directory, ["model.onnx", Path.Combine("onnx", "model.onnx")], "none is named model.onnx");
         _session = OrtRuntime.CreateSession(modelFile, options, _logger, out string device);
@@ -175,22 +179,58 @@ public sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
                 batch.Add(item);
             }
 
-            try
+            foreach (List<Pending> run in ByLength(batch))
             {
-                float[][] vectors = Run(batch);
-                for (int i = 0; i < batch.Count; i++)
+                try
                 {
-                    _ = batch[i].Result.TrySetResult(vectors[i]);
+                    float[][] vectors = Run(run);
+                    for (int i = 0; i < run.Count; i++)
+                    {
+                        _ = run[i].Result.TrySetResult(vectors[i]);
+                    }
                 }
-            }
-            catch (Exception ex) when (ex is OnnxRuntimeException or ObjectDisposedException or InvalidOperationException)
-            {
-                foreach (Pending item in batch)
+                catch (Exception ex) when (ex is OnnxRuntimeException or ObjectDisposedException or InvalidOperationException)
                 {
-                    _ = item.Result.TrySetException(ex);
+                    foreach (Pending item in run)
+                    {
+                        _ = item.Result.TrySetException(ex);
+                    }
                 }
             }
         }
+    }
+
+    // Splits gathered texts into runs of similar length, shortest first: a run pads every text to its longest, and on
+    // the CPU attention and the feed-forward layers cost per padded token, so one long text in a run of short ones made
+    // batching slower than embedding one by one. A text joins the current run while the padding it causes stays within
+    // a quarter of the run's real tokens (plus a few tokens of slack), and a run holds at most MaxPaddedTokens.
+    internal static IEnumerable<List<Pending>> ByLength(List<Pending> batch)
+    {
+        if (batch.Count == 1)
+        {
+            yield return batch;
+            yield break;
+        }
+
+        batch.Sort(static (a, b) => a.Ids.Count.CompareTo(b.Ids.Count));
+        List<Pending> run = [];
+        long real = 0;
+        foreach (Pending item in batch)
+        {
+            int length = item.Ids.Count;
+            long padded = (long)length * (run.Count + 1);
+            if (run.Count > 0 && (padded > ((real + length) * 5 / 4) + (4L * (run.Count + 1)) || padded > MaxPaddedTokens))
+            {
+                yield return run;
+                run = [];
+                real = 0;
+            }
+
+            run.Add(item);
+            real += length;
+        }
+
+        yield return run;
     }
 
     private float[][] Run(List<Pending> batch)
@@ -328,7 +368,7 @@ public sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
         return doc.RootElement.TryGetProperty("max_position_embeddings", out JsonElement max) && max.TryGetInt32(out int n) ? n : null;
     }
 
-    private sealed class Pending(IReadOnlyList<int> ids)
+    internal sealed class Pending(IReadOnlyList<int> ids)
     {
         public IReadOnlyList<int> Ids { get; } = ids;
 

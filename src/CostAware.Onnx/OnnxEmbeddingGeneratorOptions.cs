@@ -26,4 +26,15 @@ public sealed class OnnxEmbeddingGeneratorOptions : OnnxModelOptions
     /// <value>The default value is <see langword="null"/>: the model's <c>max_position_embeddings</c>, or 512.</value>
     [Range(2, 65_536)]
     public int? MaxSequenceLength { get; set; }
+
+    /// <summary>
+    /// Gets or sets a value indicating whether text is lower-cased (and accents stripped) before a bare <c>vocab.txt</c>
+    /// WordPiece vocabulary tokenizes it, as uncased BERT models (MiniLM, bge-small-en) expect.
+    /// </summary>
+    /// <value>
+    /// The default value is <see langword="null"/>: the folder's <c>tokenizer_config.json</c> says (<c>do_lower_case</c>),
+    /// and without one the vocabulary is treated as <b>uncased</b>, the common case for sentence-transformer exports. Set
+    /// <see langword="false"/> for a cased model. A <c>tokenizer.json</c> carries its own normaliser and ignores this.
+    /// </value>
+    public bool? LowerCase { get; set; }
 }

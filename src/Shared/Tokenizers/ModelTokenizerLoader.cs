@@ -17,7 +17,9 @@ internal static class ModelTokenizerLoader
     private static readonly System.Buffers.SearchValues<char> Base64Characters =
         System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
 
-    public static ModelTokenizer Load(string directory)
+    // lowerCase: for a bare vocab.txt, whether text is lower-cased first; null reads tokenizer_config.json's
+    // do_lower_case and treats the vocabulary as uncased without one.
+    public static ModelTokenizer Load(string directory, bool? lowerCase = null)
     {
         string json = Path.Combine(directory, "tokenizer.json");
         string model = Path.Combine(directory, "tokenizer.model");
@@ -49,7 +51,7 @@ internal static class ModelTokenizerLoader
         string vocabTxt = Path.Combine(directory, "vocab.txt");
         if (File.Exists(vocabTxt))
         {
-            return LoadVocabTxt(directory, vocabTxt);
+            return LoadVocabTxt(directory, vocabTxt, lowerCase);
         }
 
         string? tiktoken = Directory.Exists(directory) ? Directory.EnumerateFiles(directory, "*.tiktoken").Order(StringComparer.Ordinal).FirstOrDefault() : null;
@@ -98,11 +100,11 @@ internal static class ModelTokenizerLoader
         return new ModelTokenizer(tokenizer, null, added, null, size);
     }
 
-    private static ModelTokenizer LoadVocabTxt(string directory, string vocabPath)
+    private static ModelTokenizer LoadVocabTxt(string directory, string vocabPath, bool? lowerCase)
     {
-        bool lowercase = true;
+        bool lowercase = lowerCase ?? true;
         string config = Path.Combine(directory, "tokenizer_config.json");
-        if (File.Exists(config))
+        if (lowerCase is null && File.Exists(config))
         {
             using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(config));
             lowercase = !doc.RootElement.TryGetProperty("do_lower_case", out JsonElement lc) || lc.ValueKind != JsonValueKind.False;
