@@ -8,6 +8,13 @@ if (args is ["--semantic-quality", ..])
     return;
 }
 
+// --semantic-stream replays paraphrase sets through the semantic cache with MiniLM (static vs error-bounded) and writes its table.
+if (args is ["--semantic-stream", ..])
+{
+    await SemanticStreamEvaluation.RunAsync(args.Length > 1 ? args[1] : "benchmarks/results/semantic-cache-stream.md");
+    return;
+}
+
 // --cascade-eval replays recorded GSM8K answers through the model cascade and writes its accuracy/cost table.
 if (args is ["--cascade-eval", ..])
 {

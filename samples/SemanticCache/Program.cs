@@ -8,8 +8,9 @@ using Microsoft.Extensions.DependencyInjection;
 
 // CostAware semantic cache: a reworded question is answered from the cache, a question that differs in a number is
 // not (the numbers guard), a tenant never receives another tenant's answer, and the receipt says what each call cost
-// and saved. Offline by default: the built-in lexical embedder, an in-process index, the replayed GSM8K answers.
-// CostAware__SemanticCache__Model2VecModelPath=<folder> embeds with a Model2Vec model instead;
+// and saved. Offline: the MiniLM-L6 sentence embedder carried by CostAware.Onnx.MiniLM (written once to a local folder
+// on first run), an in-process index, the replayed GSM8K answers. `--lexical` embeds with the built-in lexical embedder
+// instead; CostAware__SemanticCache__MaxErrorRate=0.01 turns on the error-bounded mode;
 // CostAware__Redis__Configuration=localhost:6379 shares the entries between processes.
 IConfiguration configuration = new ConfigurationBuilder()
     .SetBasePath(AppContext.BaseDirectory)
@@ -21,6 +22,11 @@ IConfiguration configuration = new ConfigurationBuilder()
 Console.WriteLine($"Backend:  {description}");
 
 ServiceCollection services = new();
+if (!args.Contains("--lexical"))
+{
+    services.AddCostAwareMiniLMEmbeddingGenerator();   // the semantic cache embeds with the registered generator
+}
+
 services.AddCostAware(configuration.GetSection("CostAware"))
         .AddCostAwareSemanticCache(configuration.GetSection("CostAware:SemanticCache"))
         .AddCostAwareRedis(configuration.GetSection("CostAware:Redis"));
@@ -51,7 +57,7 @@ foreach ((string label, string tenant, string text) in calls)
     ChatResponse response = await chat.GetResponseAsync(text, options);
     CostReceipt receipt = response.GetCostReceipt()!;
     string outcome = response.AdditionalProperties?.TryGetValue(CostAwareProperties.SemanticSimilarity, out object? similarity) == true
-        ? $"cache hit (similarity {(float)similarity!:F3})"
+        ? $"{response.AdditionalProperties[CostAwareProperties.CacheHit]} hit (similarity {(float)similarity!:F3})"
         : "provider";
     Console.WriteLine($"[{tenant,-6}] {label,-24} {outcome,-28} spent {Money(receipt.Spent)}, avoided {Money(receipt.Avoided)}");
 }

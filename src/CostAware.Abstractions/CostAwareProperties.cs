@@ -38,6 +38,18 @@ public static class CostAwareProperties
     /// <summary>The key of the cosine similarity (a <see cref="float"/>) on a response the semantic cache served.</summary>
     public const string SemanticSimilarity = "costaware.semantic.similarity";
 
+    /// <summary>
+    /// The response property saying which cache answered, on a hit of the semantic cache stage: <c>"near-exact"</c> (the
+    /// same text after case, white space and punctuation) or <c>"semantic"</c> (by meaning). A <see cref="string"/>.
+    /// </summary>
+    public const string CacheHit = "costaware.cache.hit";
+
+    /// <summary>
+    /// The response property holding the similarity threshold the semantic cache applied to the call (the static one, or
+    /// the learned one in error-bounded mode; +∞ while it is still learning). A <see cref="float"/>.
+    /// </summary>
+    public const string SemanticThreshold = "costaware.semantic.threshold";
+
     /// <summary>The key of the ticket id (a <see cref="string"/>) on the response of a call deferred with a ticket.</summary>
     public const string BatchTicket = "costaware.batch.ticket";
 

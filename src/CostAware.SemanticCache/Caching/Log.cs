@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace CostAware.SemanticCache.Internal;
 
-// The semantic cache's log events: ids 20-29.
+// The semantic cache's log events: ids 20-29 and 80-89.
 internal static partial class Log
 {
     [LoggerMessage(20, LogLevel.Debug, "Semantic cache hit at similarity {Similarity:F3} (model {ModelId}); {Avoided} avoided, {EmbeddingCost} spent on the embedding.")]
@@ -35,4 +35,13 @@ internal static partial class Log
     [LoggerMessage(29, LogLevel.Warning,
         "The embedding generator returned {Dimensions} dimensions; this semantic cache holds {Held}-dimensional embeddings, so the embedding model changed. The call goes to the provider uncached; call InvalidateAllAsync to start over with the new model.")]
     public static partial void DimensionsChanged(ILogger logger, int dimensions, int held);
+
+    [LoggerMessage(80, LogLevel.Debug, "Semantic cache verification at similarity {Similarity:F3}: the stored answer was {Verdict}; the learned threshold is now {Threshold:F3}.")]
+    private static partial void VerifiedCore(ILogger logger, float similarity, string verdict, float threshold);
+
+    public static void Verified(ILogger logger, float similarity, bool same, float threshold) =>
+        VerifiedCore(logger, similarity, same ? "the same" : "different", threshold);
+
+    [LoggerMessage(81, LogLevel.Information, "A semantic hit at similarity {Similarity:F3} was reported wrong (receipt {ReceiptId}); its entry is not served at that similarity again.")]
+    public static partial void WrongHitReported(ILogger logger, System.Guid receiptId, float similarity);
 }

@@ -71,6 +71,10 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     private readonly bool _allowToolCalls;
     private readonly bool _recordToLedger;
     private readonly bool _includeScopeInMetrics;
+    private readonly ErrorBound? _bound;
+    private readonly SemanticAnswerEquivalence _equivalence;
+    private readonly float _answerThreshold;
+    private readonly HitLog _hits = new();
     private readonly SemaphoreSlim _startGate = new(1, 1);
     private volatile bool _started;
     private IAsyncDisposable? _subscription;
@@ -145,11 +149,72 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         _allowToolCalls = options.CacheToolCallResponses;
         _recordToLedger = options.RecordToLedger;
         _includeScopeInMetrics = options.IncludeScopeInMetrics;
+        _bound = options.MaxErrorRate is { } rate ? new ErrorBound(rate, options.MinimumSimilarity, options.VerificationRate) : null;
+        _equivalence = options.AnswerEquivalence;
+        _answerThreshold = options.AnswerSimilarityThreshold;
+        _embedderIsLocal |= _embedder.GetService<EmbeddingGeneratorMetadata>()?.ProviderUri is { } uri && uri.Scheme is not ("http" or "https");
         _started = store is null;
     }
 
     /// <summary>Gets the number of entries in this process's replica.</summary>
     public int Count => _store.Count;
+
+    /// <summary>
+    /// Gets, in error-bounded mode (<see cref="SemanticCacheOptions.MaxErrorRate"/>), the similarity at or above which
+    /// this stage now serves stored answers (entries found wrong serve only above that); +∞ until enough verifications
+    /// meet the bound; <see langword="null"/> with a static threshold.
+    /// </summary>
+    public float? LearnedThreshold => _bound?.Threshold;
+
+    internal ErrorBound? Bound => _bound;
+
+    /// <summary>
+    /// Reports that a semantic hit served a wrong answer, by the receipt of the call it answered: the entry is not served
+    /// again at that similarity or below, the error-bounded mode counts the error, and the money the hit avoided is taken
+    /// back in the cost ledger (a correcting receipt with the avoided amount negated).
+    /// </summary>
+    /// <param name="receiptId">The <see cref="CostReceipt.Id"/> of the call the hit answered.</param>
+    /// <param name="cancellationToken">The token to monitor for cancellation requests.</param>
+    /// <returns><see langword="true"/> when the receipt was a semantic hit this process served recently (the last 10,000); otherwise <see langword="false"/>.</returns>
+    public async ValueTask<bool> ReportWrongHitAsync(Guid receiptId, CancellationToken cancellationToken = default)
+    {
+        if (!_hits.TryTake(receiptId, out HitLog.Hit hit))
+        {
+            return false;
+        }
+
+        if (_bound is not null)
+        {
+            _bound.Observe(hit.Entry, hit.Similarity, same: false);
+        }
+        else
+        {
+            hit.Entry.MarkWrongAt(hit.Similarity);
+        }
+
+        Log.WrongHitReported(_logger, receiptId, hit.Similarity);
+        if (_metrics.CacheEnabled)
+        {
+            _metrics.RecordVeto(CacheName, "reported");
+        }
+
+        if (hit.Avoided is { } avoided && avoided != 0m && _recordToLedger && _ledger is not null)
+        {
+            CostReceipt correction = new(Guid.NewGuid(), hit.Scope, _timeProvider.GetUtcNow());
+            correction.Add(new CostReceiptEntry
+            {
+                Kind = CostEntryKind.CacheHit,
+                ModelId = hit.Entry.Answer.ModelId,
+                Cost = default(CostBreakdown),
+                CostAvoided = -avoided,
+                Timestamp = correction.CreatedAt,
+                Stage = StageName,
+            });
+            await _ledger.RecordAsync(correction, cancellationToken);
+        }
+
+        return true;
+    }
 
     /// <summary>Removes every answer stored for a tenant, here and in the store (and so on every node).</summary>
     /// <param name="tenant">The tenant, as in <see cref="CostScope.Tenant"/>; <see langword="null"/> for requests without one.</param>
@@ -252,7 +317,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
                 ChatResponse response = hit.Answer.ToResponse();
                 settled = true;
                 await SettleHitAsync(request, hit, similarity);
-                return Attach(request, response, similarity);
+                return Attach(request, response, similarity, AppliedThreshold(request));
             }
 
             // A miss, or a text that could not be embedded (then nothing is stored): the provider answers, and the
@@ -260,7 +325,8 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             await RefuseIfCacheOnlyAsync(messages, request, cancellationToken);
             int firstEntry = request.Receipt.Entries.Length;
             ChatResponse answer = await InnerClient.GetResponseAsync(messages, request.CreateForwardedOptions(), cancellationToken);
-            if (request.Vector is not null)
+            bool covered = request.VerifyEntry is not null && await LearnAsync(request, answer.Text, cancellationToken);
+            if (request.Vector is not null && !covered)
             {
                 PromptCacheEntry? entry = PromptCacheCapture.TryCreate(
                     answer, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, answer.Usage, answer.ModelId), _timeProvider.GetUtcNow(), out string? reason);
@@ -268,8 +334,8 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             }
 
             settled = true;
-            await SettleAsync(request, request.Vector is null ? "bypass" : "miss", avoided: null);
-            return Attach(request, answer, similarity: null);
+            await SettleAsync(request, Outcome(request), avoided: null);
+            return Attach(request, answer, similarity: null, AppliedThreshold(request));
         }
         finally
         {
@@ -342,6 +408,8 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
 
             ChatResponseUpdate last = CacheSettlement.ReceiptUpdate(request.Receipt, answer.ModelId, answer.ResponseId);
             last.AdditionalProperties![CostAwareProperties.SemanticSimilarity] = lookup.similarity;
+            last.AdditionalProperties[CostAwareProperties.CacheHit] = request.NearExact ? "near-exact" : "semantic";
+            last.AdditionalProperties[CostAwareProperties.SemanticThreshold] = AppliedThreshold(request);
             yield return last;
             yield break;
         }
@@ -363,8 +431,10 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         }
         finally
         {
-            // A text that could not be embedded has nothing to be stored under.
-            if (completed && request.Vector is not null)
+            // A text that could not be embedded has nothing to be stored under; a verified answer the stored one matched
+            // is covered by it.
+            bool covered = completed && request.VerifyEntry is not null && await LearnAsync(request, captured.ToChatResponse().Text, CancellationToken.None);
+            if (completed && request.Vector is not null && !covered)
             {
                 PromptCacheEntry? entry = PromptCacheCapture.TryCreate(
                     captured, _coalesce, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, usage: null, modelId: null), _timeProvider.GetUtcNow(), out string? reason);
@@ -375,7 +445,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
                 NotStored(modelId: null, PromptCacheCapture.Incomplete);
             }
 
-            await SettleAsync(request, request.Vector is null ? "bypass" : "miss", avoided: null);
+            await SettleAsync(request, Outcome(request), avoided: null);
         }
 
         if (!sawReceipt)
@@ -523,6 +593,31 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         try
         {
             int count = _store.Search(request.Partition, vector, found.AsSpan(0, _candidates), now);
+            if (count > 0 && AnswerText.SameRequest(request.Query, found[0].Entry.Prompt) && found[0].Similarity > found[0].Entry.WrongAt)
+            {
+                // The near-exact tier: the same request but for case, white space and punctuation is served like an
+                // exact hit, whatever the threshold or the guards (not an entry reported wrong at this similarity, and
+                // in a verified partition only when the verifier agrees).
+                if (!request.Verify || await VerifyAsync(request, found[0].Entry, found[0].Similarity, cancellationToken))
+                {
+                    request.NearExact = true;
+                    return (found[0].Entry, found[0].Similarity);
+                }
+
+                Log.Vetoed(_logger, found[0].Similarity, "verifier");
+                if (_metrics.CacheEnabled)
+                {
+                    _metrics.RecordVeto(CacheName, "verifier");
+                }
+
+                return (null, found[0].Similarity);
+            }
+
+            if (_bound is not null)
+            {
+                return count == 0 ? (null, 0f) : Decide(request, found[0].Entry, found[0].Similarity);
+            }
+
             TextFeatures? features = null;
             for (int i = 0; i < count; i++)
             {
@@ -533,7 +628,8 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
                 }
 
                 features ??= TextFeatures.Extract(request.Query);
-                string? veto = GuardCheck.Veto(features, entry.Features, _guards, _lexicalFloor)
+                string? veto = (similarity <= entry.WrongAt ? "reported" : null)
+                    ?? GuardCheck.Veto(features, entry.Features, _guards, _lexicalFloor)
                     ?? (request.Verify && !await VerifyAsync(request, entry, similarity, cancellationToken) ? "verifier" : null);
                 if (veto is null)
                 {
@@ -756,13 +852,21 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         }
     }
 
-    private static ChatResponse Attach(SemanticRequest request, ChatResponse response, float? similarity)
+    private float AppliedThreshold(SemanticRequest request) => _bound?.Threshold ?? request.Threshold;
+
+    private static ChatResponse Attach(SemanticRequest request, ChatResponse response, float? similarity, float threshold)
     {
         AdditionalPropertiesDictionary properties = response.AdditionalProperties ??= [];
         properties[CostAwareProperties.Receipt] = request.Receipt;
+        if (request.Vector is not null)
+        {
+            properties[CostAwareProperties.SemanticThreshold] = threshold;
+        }
+
         if (similarity is { } s)
         {
             properties[CostAwareProperties.SemanticSimilarity] = s;
+            properties[CostAwareProperties.CacheHit] = request.NearExact ? "near-exact" : "semantic";
         }
 
         return response;
@@ -772,6 +876,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     {
         _store.Touch(hit);
         decimal? avoided = CacheSettlement.AddHitEntries(_pricer, request.Receipt, hit.Answer, _timeProvider.GetUtcNow(), StageName);
+        _hits.Remember(request.Receipt.Id, new HitLog.Hit(hit, similarity, avoided, request.Receipt.Scope));
         Log.Hit(_logger, similarity, hit.Answer.ModelId, avoided, EmbeddingCost(request.Receipt));
         await SettleAsync(request, "hit", avoided);
     }
@@ -808,6 +913,58 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             using IDisposable lease = await request.Context.AdmitProviderCallAsync(
                 messages, request.Options, request.Options?.ModelId ?? Metadata.DefaultModelId, batch: false, cancellationToken);
         }
+    }
+
+    private static string Outcome(SemanticRequest request) =>
+        request.Vector is null ? "bypass" : request.VerifyEntry is null ? "miss" : "verify";
+
+    // Error-bounded mode: serve the nearest entry, have the provider answer and compare (verify), or miss.
+    private (SemanticEntry? Hit, float Similarity) Decide(SemanticRequest request, SemanticEntry best, float similarity)
+    {
+        switch (_bound!.Decide(best, similarity, Random.Shared.NextDouble()))
+        {
+            case BoundDecision.Serve:
+                return (best, similarity);
+            case BoundDecision.Verify:
+                request.VerifyEntry = best;
+                request.VerifySimilarity = similarity;
+                break;
+        }
+
+        return (null, similarity);
+    }
+
+    // Compares the provider's fresh answer with the stored one and teaches the bound; true when they are the same (the
+    // stored entry then covers this text, and the fresh answer is not stored again).
+    private async ValueTask<bool> LearnAsync(SemanticRequest request, string fresh, CancellationToken cancellationToken)
+    {
+        SemanticEntry entry = request.VerifyEntry!;
+        string stored = entry.Answer.ToResponse().Text;
+        bool same;
+        if (_equivalence == SemanticAnswerEquivalence.NormalizedText)
+        {
+            same = AnswerText.SameNormalized(stored, fresh);
+        }
+        else
+        {
+            try
+            {
+                GeneratedEmbeddings<Embedding<float>> answers = await _embedder.GenerateAsync([stored, fresh], options: null, cancellationToken);
+                AddEmbeddingEntry(request, answers);
+                same = answers.Count == 2 && IsUsable(answers[0].Vector.Span) && IsUsable(answers[1].Vector.Span)
+                    && TensorPrimitives.CosineSimilarity(answers[0].Vector.Span, answers[1].Vector.Span) >= _answerThreshold;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // No comparison, no lesson: the fresh answer is served and stored as on a miss.
+                Log.EmbeddingFailed(_logger, ex);
+                return false;
+            }
+        }
+
+        _bound!.Observe(entry, request.VerifySimilarity, same);
+        Log.Verified(_logger, request.VerifySimilarity, same, _bound.Threshold);
+        return same;
     }
 
     private void RecordLookup(string result, CostScope scope, decimal? avoided)

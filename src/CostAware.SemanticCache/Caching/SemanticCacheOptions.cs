@@ -22,6 +22,47 @@ public sealed class SemanticCacheOptions
     public float SimilarityThreshold { get; set; } = 0.9f;
 
     /// <summary>
+    /// Gets or sets the share of served answers that may be wrong, in (0, 0.5], turning on the <b>error-bounded mode</b>:
+    /// instead of one static threshold, the stage learns from verifications where serving is safe, stage-wide and per
+    /// entry, and serves by meaning only where the measured wrong share (its 99 % upper bound) is within this rate.
+    /// </summary>
+    /// <value>
+    /// The default value is <see langword="null"/>: the static <see cref="SimilarityThreshold"/> decides. With a rate
+    /// set, <see cref="SimilarityThreshold"/>, <see cref="PartitionThresholds"/> and <see cref="Guards"/> are not used;
+    /// <see cref="MinimumSimilarity"/>, <see cref="VerificationRate"/> and <see cref="AnswerEquivalence"/> are. Until enough
+    /// verifications exist (about 2.33² / rate of them above the learned threshold: 535 at 1 %), nothing is served by
+    /// meaning. See <c>docs/semantic-cache.md</c>.
+    /// </value>
+    [Range(0.0001, 0.5)]
+    public float? MaxErrorRate { get; set; }
+
+    /// <summary>
+    /// Gets or sets, in error-bounded mode, the least cosine similarity at which the nearest stored answer is a candidate
+    /// (verified or served); below it the call is a plain miss.
+    /// </summary>
+    /// <value>The default value is 0.5.</value>
+    [Range(-1.0, 1.0)]
+    public float MinimumSimilarity { get; set; } = 0.5f;
+
+    /// <summary>
+    /// Gets or sets, in error-bounded mode, the share of would-be hits that are verified anyway (the provider answers
+    /// and the answers are compared), so the bound follows the traffic; their saving is forgone.
+    /// </summary>
+    /// <value>The default value is 0.05.</value>
+    [Range(0.0, 1.0)]
+    public float VerificationRate { get; set; } = 0.05f;
+
+    /// <summary>Gets or sets, in error-bounded mode, how a verification decides whether the stored and the fresh answer are the same.</summary>
+    /// <value>The default value is <see cref="SemanticAnswerEquivalence.NormalizedText"/> (strict: it may only understate what the cache can serve).</value>
+    [EnumDataType(typeof(SemanticAnswerEquivalence))]
+    public SemanticAnswerEquivalence AnswerEquivalence { get; set; } = SemanticAnswerEquivalence.NormalizedText;
+
+    /// <summary>Gets or sets the least cosine similarity of the two answers' embeddings at which <see cref="SemanticAnswerEquivalence.Embedding"/> counts them the same.</summary>
+    /// <value>The default value is 0.95.</value>
+    [Range(-1.0, 1.0)]
+    public float AnswerSimilarityThreshold { get; set; } = 0.95f;
+
+    /// <summary>
     /// Gets or sets thresholds for particular partitions, by tenant id (<see cref="CostScope.Tenant"/>) or shared
     /// partition name, overriding <see cref="SimilarityThreshold"/>.
     /// </summary>

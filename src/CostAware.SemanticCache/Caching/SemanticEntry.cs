@@ -7,6 +7,7 @@ internal sealed class SemanticEntry(
     long id, string recordId, string group, string partition, string prompt, float[] vector, PromptCacheEntry answer, byte[]? answerBytes, DateTimeOffset expiresAt)
 {
     private TextFeatures? _features;
+    private float _wrongAt = float.NegativeInfinity;
 
     public long Id => id;
 
@@ -30,4 +31,23 @@ internal sealed class SemanticEntry(
     public LinkedListNode<SemanticEntry>? Node { get; set; }
 
     public TextFeatures Features => _features ??= TextFeatures.Extract(prompt);
+
+    // The highest similarity at which this entry's answer was found wrong for another text (error-bounded mode); it is
+    // never served at or below it. Only rises.
+    public float WrongAt => Volatile.Read(ref _wrongAt);
+
+    public void MarkWrongAt(float similarity)
+    {
+        float seen = Volatile.Read(ref _wrongAt);
+        while (similarity > seen)
+        {
+            float was = Interlocked.CompareExchange(ref _wrongAt, similarity, seen);
+            if (was == seen)
+            {
+                return;
+            }
+
+            seen = was;
+        }
+    }
 }

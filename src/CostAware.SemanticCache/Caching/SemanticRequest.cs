@@ -32,5 +32,13 @@ internal sealed class SemanticRequest(
 
     public float[]? Vector { get; set; }
 
+    // Error-bounded mode: the stored answer this call's fresh answer is compared with, and its similarity.
+    public SemanticEntry? VerifyEntry { get; set; }
+
+    public float VerifySimilarity { get; set; }
+
+    // The hit came from the near-exact tier (the same text after case, white space and punctuation).
+    public bool NearExact { get; set; }
+
     public ChatOptions CreateForwardedOptions() => context.Forward(options);
 }
