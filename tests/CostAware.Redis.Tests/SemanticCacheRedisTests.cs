@@ -65,6 +65,31 @@ public sealed class SemanticCacheRedisTests(RedisServerFixture redis) : IAsyncDi
     }
 
     [Fact]
+    public async Task A_wrong_hit_reported_on_one_node_stops_that_entry_on_the_others()
+    {
+        Node a = NewNode();
+        Node b = NewNode();
+        _ = await b.Client.GetResponseAsync("Warm up the subscription.", Tenant("other"));
+        _ = await a.Client.GetResponseAsync("How do I reset my password?", Tenant("acme"));
+        await WaitForCountAsync(b, 2);
+        const string Paraphrase = "how do I reset my password";
+        ChatResponse hit = await a.Client.GetResponseAsync(Paraphrase, Tenant("acme"));
+        Assert.True(hit.AdditionalProperties!.ContainsKey(CostAwareProperties.SemanticSimilarity));
+
+        Assert.True(await a.Cache.ReportWrongHitAsync(hit.GetCostReceipt()!.Id));
+
+        // Node b learns it through the store: the same paraphrase soon goes to its provider.
+        int before = b.Inner.Calls;
+        for (int i = 0; i < 400 && b.Inner.Calls == before; i++)
+        {
+            _ = await b.Client.GetResponseAsync(Paraphrase, Tenant("acme"));
+            await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System);
+        }
+
+        Assert.Equal(before + 1, b.Inner.Calls);
+    }
+
+    [Fact]
     public async Task Another_tenant_on_another_node_never_gets_the_entry()
     {
         Node a = NewNode();

@@ -14,6 +14,11 @@ namespace CostAware.SemanticCache.Internal;
 //   never serves at or below it: its own threshold only rises above the stage's.
 // - Above the threshold, a share (VerificationRate) of would-be hits is still verified, so the estimate follows the
 //   traffic: if the wrong share rises, the threshold rises with it.
+// - Below the stage's threshold an entry can earn its own (vCache's per-entry boundary): an entry whose answer was
+//   confirmed for k other texts at or below this similarity (k = 1, 2, 3 or more) is a candidate of policy k, and each
+//   policy keeps its own count of verifications and errors. A policy serves only once its own Wilson bound is within
+//   MaxErrorRate; until then its candidates are all verified, which is how it earns the evidence. So every answer
+//   served by meaning comes from a rule whose measured error meets the bound.
 //
 // Observations are counted alike whether forced or sampled; later observations above an older threshold are sparser
 // than those below it, which only overstates the error near the boundary (the bound stays conservative). Thread-safe.
@@ -35,6 +40,14 @@ internal sealed class ErrorBound
     private int _count;
     private int _sinceRefit;
     private float _threshold = float.PositiveInfinity;
+
+    // Entry-earned policies 1..3: verifications and errors of candidates with k confirmations at or below.
+    private readonly int[] _policyTrials = new int[EntryPolicies + 1];
+    private readonly int[] _policyErrors = new int[EntryPolicies + 1];
+    private readonly bool[] _policyOpen = new bool[EntryPolicies + 1];
+
+    public const int StagePolicy = 0;
+    public const int EntryPolicies = 3;
 
     public ErrorBound(double maxError, float floor, double verificationRate, int capacity = 16_384)
     {
@@ -58,30 +71,56 @@ internal sealed class ErrorBound
         }
     }
 
-    // What to do with the best candidate: serve it, verify it (the provider answers), or treat the call as a miss.
-    public BoundDecision Decide(SemanticEntry entry, float similarity, double random)
+    // Whether entry-earned policy k (1..3) serves yet.
+    public bool PolicyOpen(int policy) => Volatile.Read(ref _policyOpen[policy]);
+
+    // What to do with the best candidate: serve it, verify it (the provider answers), or treat the call as a miss; and
+    // which policy decided (StagePolicy, or the entry-earned policy 1..3).
+    public (BoundDecision Decision, int Policy) Decide(SemanticEntry entry, float similarity, double random)
     {
         if (similarity < _floor)
         {
-            return BoundDecision.Miss;
+            return (BoundDecision.Miss, StagePolicy);
         }
 
-        float threshold = Threshold;
-        return similarity >= threshold && similarity > entry.WrongAt && random >= _verificationRate
-            ? BoundDecision.Serve
-            : BoundDecision.Verify;
+        if (similarity <= entry.WrongAt)
+        {
+            return (BoundDecision.Verify, StagePolicy);
+        }
+
+        if (similarity >= Threshold)
+        {
+            return (random >= _verificationRate ? BoundDecision.Serve : BoundDecision.Verify, StagePolicy);
+        }
+
+        int policy = Math.Min(entry.ConfirmedAtOrBelow(similarity), EntryPolicies);
+        return policy > 0 && PolicyOpen(policy) && random >= _verificationRate
+            ? (BoundDecision.Serve, policy)
+            : (BoundDecision.Verify, policy);
     }
 
-    // Learns from one comparison of a stored answer with a fresh one (or the app's report of a wrong hit).
-    public void Observe(SemanticEntry entry, float similarity, bool same)
+    // Learns from one comparison of a stored answer with a fresh one (or the app's report of a wrong hit), made for a
+    // candidate of the given policy.
+    public void Observe(SemanticEntry entry, float similarity, bool same, int policy = StagePolicy)
     {
         if (!same)
         {
             entry.MarkWrongAt(similarity);
         }
+        else
+        {
+            entry.Confirm(similarity);
+        }
 
         lock (_gate)
         {
+            if (policy > StagePolicy)
+            {
+                _policyTrials[policy]++;
+                _policyErrors[policy] += same ? 0 : 1;
+                Volatile.Write(ref _policyOpen[policy], UpperBound(_policyErrors[policy], _policyTrials[policy]) <= _maxError);
+            }
+
             _ring[_next] = new Observation(similarity, same);
             _next = (_next + 1) % _ring.Length;
             _count = Math.Min(_count + 1, _ring.Length);

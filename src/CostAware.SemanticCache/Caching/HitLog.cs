@@ -25,5 +25,5 @@ internal sealed class HitLog(int capacity = 10_000)
     // Each hit is reported once: a second report of the same receipt finds nothing.
     public bool TryTake(Guid receiptId, out Hit hit) => _hits.TryRemove(receiptId, out hit);
 
-    internal readonly record struct Hit(SemanticEntry Entry, float Similarity, decimal? Avoided, CostScope Scope);
+    internal readonly record struct Hit(SemanticEntry Entry, float Similarity, decimal? Avoided, CostScope Scope, int Policy);
 }

@@ -185,7 +185,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
 
         if (_bound is not null)
         {
-            _bound.Observe(hit.Entry, hit.Similarity, same: false);
+            _bound.Observe(hit.Entry, hit.Similarity, same: false, hit.Policy);
         }
         else
         {
@@ -193,6 +193,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         }
 
         Log.WrongHitReported(_logger, receiptId, hit.Similarity);
+        await ShareLearningAsync(hit.Entry);
         if (_metrics.CacheEnabled)
         {
             _metrics.RecordVeto(CacheName, "reported");
@@ -325,7 +326,9 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             await RefuseIfCacheOnlyAsync(messages, request, cancellationToken);
             int firstEntry = request.Receipt.Entries.Length;
             ChatResponse answer = await InnerClient.GetResponseAsync(messages, request.CreateForwardedOptions(), cancellationToken);
-            bool covered = request.VerifyEntry is not null && await LearnAsync(request, answer.Text, cancellationToken);
+            // The comparison is the stage's own learning: the caller's cancellation, now that the answer is paid for and
+            // in hand, must not lose it.
+            bool covered = request.VerifyEntry is not null && await LearnAsync(request, answer.Text, CancellationToken.None);
             if (request.Vector is not null && !covered)
             {
                 PromptCacheEntry? entry = PromptCacheCapture.TryCreate(
@@ -739,6 +742,25 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         }
     }
 
+    // What an entry learned goes to the store, so other nodes (and a replica that starts later) learn it too.
+    private async ValueTask ShareLearningAsync(SemanticEntry entry)
+    {
+        // An entry invalidated meanwhile is not written back (it would come back to life in the store).
+        if (_distributed is null || !_store.Contains(entry.RecordId))
+        {
+            return;
+        }
+
+        try
+        {
+            await _distributed.SaveAsync(ToRecord(entry), CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            Log.StoreFailed(_logger, ex);
+        }
+    }
+
     private static byte[] Serialize(PromptCacheEntry entry)
     {
         ArrayBufferWriter<byte> writer = new();
@@ -755,6 +777,8 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         Vector = entry.Vector,
         Answer = entry.AnswerBytes ??= Serialize(entry.Answer),
         ExpiresAt = entry.ExpiresAt,
+        WrongAt = float.IsNegativeInfinity(entry.WrongAt) ? null : entry.WrongAt,
+        Confirmations = entry.Confirmations,
     };
 
     // An entry for the local replica from a record (a store or a snapshot), or why the record cannot be used.
@@ -774,6 +798,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
 
         entry = new SemanticEntry(
             _store.NextId(), record.Id, record.Group, record.Partition, record.Prompt, record.Vector.ToArray(), answer, record.Answer.ToArray(), record.ExpiresAt);
+        entry.Learn(record.WrongAt, record.Confirmations.Span);
         return null;
     }
 
@@ -782,7 +807,14 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         try
         {
             DateTimeOffset now = _timeProvider.GetUtcNow();
-            if (record.ExpiresAt <= now || _store.Contains(record.Id))
+            if (_store.Find(record.Id) is { } known)
+            {
+                // Another node learned about an entry this replica holds: take what it learned.
+                known.Learn(record.WrongAt, record.Confirmations.Span);
+                return;
+            }
+
+            if (record.ExpiresAt <= now)
             {
                 return;
             }
@@ -876,7 +908,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     {
         _store.Touch(hit);
         decimal? avoided = CacheSettlement.AddHitEntries(_pricer, request.Receipt, hit.Answer, _timeProvider.GetUtcNow(), StageName);
-        _hits.Remember(request.Receipt.Id, new HitLog.Hit(hit, similarity, avoided, request.Receipt.Scope));
+        _hits.Remember(request.Receipt.Id, new HitLog.Hit(hit, similarity, avoided, request.Receipt.Scope, request.Policy));
         Log.Hit(_logger, similarity, hit.Answer.ModelId, avoided, EmbeddingCost(request.Receipt));
         await SettleAsync(request, "hit", avoided);
     }
@@ -921,7 +953,9 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     // Error-bounded mode: serve the nearest entry, have the provider answer and compare (verify), or miss.
     private (SemanticEntry? Hit, float Similarity) Decide(SemanticRequest request, SemanticEntry best, float similarity)
     {
-        switch (_bound!.Decide(best, similarity, Random.Shared.NextDouble()))
+        (BoundDecision decision, int policy) = _bound!.Decide(best, similarity, Random.Shared.NextDouble());
+        request.Policy = policy;
+        switch (decision)
         {
             case BoundDecision.Serve:
                 return (best, similarity);
@@ -962,8 +996,9 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             }
         }
 
-        _bound!.Observe(entry, request.VerifySimilarity, same);
+        _bound!.Observe(entry, request.VerifySimilarity, same, request.Policy);
         Log.Verified(_logger, request.VerifySimilarity, same, _bound.Threshold);
+        await ShareLearningAsync(entry);
         return same;
     }
 

@@ -13,7 +13,9 @@ namespace CostAware;
 public sealed class SemanticCacheRecord
 {
     private const uint Magic = 0x52534143; // "CASR"
-    private const byte FormatVersion = 1;
+    // Version 2 adds what the error-bounded mode learned about the entry after the answer; version 1 is still read.
+    private const byte FormatVersion = 2;
+    private const int MaxConfirmations = 8;
 
     /// <summary>Gets the record's id, unique across nodes.</summary>
     public required string Id { get; init; }
@@ -38,6 +40,15 @@ public sealed class SemanticCacheRecord
     /// <summary>Gets when the entry expires.</summary>
     public required DateTimeOffset ExpiresAt { get; init; }
 
+    /// <summary>
+    /// Gets the highest similarity at which this entry's answer was found wrong for another text (error-bounded mode and
+    /// wrong-hit reports), or <see langword="null"/>; the entry is not served at or below it.
+    /// </summary>
+    public float? WrongAt { get; init; }
+
+    /// <summary>Gets the similarities (at most 8, the lowest) at which verifications confirmed this entry's answer for other texts.</summary>
+    public ReadOnlyMemory<float> Confirmations { get; init; }
+
     /// <summary>Writes the record in its versioned binary form.</summary>
     /// <returns>The bytes.</returns>
     public byte[] ToBytes()
@@ -60,6 +71,13 @@ public sealed class SemanticCacheRecord
 
             writer.Write7BitEncodedInt(Answer.Length);
             writer.Write(Answer.Span);
+            writer.Write(WrongAt ?? float.NegativeInfinity);
+            int confirmations = Math.Min(Confirmations.Length, MaxConfirmations);
+            writer.Write((byte)confirmations);
+            foreach (float value in Confirmations.Span[..confirmations])
+            {
+                writer.Write(value);
+            }
         }
 
         return stream.ToArray();
@@ -82,9 +100,9 @@ public sealed class SemanticCacheRecord
             }
 
             byte version = reader.ReadByte();
-            if (version != FormatVersion)
+            if (version is not (1 or FormatVersion))
             {
-                throw new InvalidDataException($"The semantic-cache record has format version {version}; this library reads version {FormatVersion}.");
+                throw new InvalidDataException($"The semantic-cache record has format version {version}; this library reads versions 1 to {FormatVersion}.");
             }
 
             string id = reader.ReadString();
@@ -105,9 +123,39 @@ public sealed class SemanticCacheRecord
             }
 
             int answerLength = reader.Read7BitEncodedInt();
-            if (answerLength < 0 || answerLength != stream.Length - stream.Position)
+            long learned = version == 1 ? 0 : 5;
+            if (answerLength < 0 || answerLength > stream.Length - stream.Position - learned)
             {
-                throw new InvalidDataException("The semantic-cache record's answer does not fill the rest of the record: it is truncated or has trailing bytes.");
+                throw new InvalidDataException("The semantic-cache record's answer is longer than the record: it is truncated.");
+            }
+
+            byte[] answer = reader.ReadBytes(answerLength);
+            float? wrongAt = null;
+            float[] confirmations = [];
+            if (version > 1)
+            {
+                float wrong = reader.ReadSingle();
+                wrongAt = float.IsNegativeInfinity(wrong) ? null : float.IsFinite(wrong) ? wrong : throw new InvalidDataException("The semantic-cache record's learned similarity is not a number.");
+                int count = reader.ReadByte();
+                if (count > MaxConfirmations)
+                {
+                    throw new InvalidDataException($"The semantic-cache record claims {count} confirmations; at most {MaxConfirmations} are kept.");
+                }
+
+                confirmations = new float[count];
+                for (int i = 0; i < count; i++)
+                {
+                    confirmations[i] = reader.ReadSingle();
+                    if (!float.IsFinite(confirmations[i]))
+                    {
+                        throw new InvalidDataException("The semantic-cache record's confirmation is not a number.");
+                    }
+                }
+            }
+
+            if (stream.Position != stream.Length)
+            {
+                throw new InvalidDataException("The semantic-cache record has trailing bytes.");
             }
 
             return new SemanticCacheRecord
@@ -118,7 +166,9 @@ public sealed class SemanticCacheRecord
                 Prompt = prompt,
                 ExpiresAt = new DateTimeOffset(ticks, TimeSpan.Zero),
                 Vector = vector,
-                Answer = reader.ReadBytes(answerLength),
+                Answer = answer,
+                WrongAt = wrongAt,
+                Confirmations = confirmations,
             };
         }
         catch (Exception ex) when (ex is EndOfStreamException or FormatException or ArgumentOutOfRangeException)

@@ -8,6 +8,7 @@ internal sealed class SemanticEntry(
 {
     private TextFeatures? _features;
     private float _wrongAt = float.NegativeInfinity;
+    private float[]? _confirmed;
 
     public long Id => id;
 
@@ -35,6 +36,56 @@ internal sealed class SemanticEntry(
     // The highest similarity at which this entry's answer was found wrong for another text (error-bounded mode); it is
     // never served at or below it. Only rises.
     public float WrongAt => Volatile.Read(ref _wrongAt);
+
+    // How many other texts, at or below this similarity, this entry's answer was confirmed for by a verification (the
+    // error-bounded mode's entry-earned policies; the 8 lowest similarities are kept).
+    public int ConfirmedAtOrBelow(float similarity)
+    {
+        float[]? confirmed = Volatile.Read(ref _confirmed);
+        int count = 0;
+        if (confirmed is not null)
+        {
+            foreach (float s in confirmed)
+            {
+                count += s <= similarity ? 1 : 0;
+            }
+        }
+
+        return count;
+    }
+
+    public float[] Confirmations => Volatile.Read(ref _confirmed) ?? [];
+
+    // Takes what another node or a snapshot learned about this entry.
+    public void Learn(float? wrongAt, ReadOnlySpan<float> confirmations)
+    {
+        if (wrongAt is { } wrong)
+        {
+            MarkWrongAt(wrong);
+        }
+
+        foreach (float similarity in confirmations)
+        {
+            if (Array.IndexOf(Confirmations, similarity) < 0)
+            {
+                Confirm(similarity);
+            }
+        }
+    }
+
+    public void Confirm(float similarity)
+    {
+        float[]? seen;
+        float[] next;
+        do
+        {
+            seen = Volatile.Read(ref _confirmed);
+            next = seen is null ? [similarity]
+                : seen.Length < 8 ? [.. seen, similarity]
+                : [.. seen.Append(similarity).Order().Take(8)];
+        }
+        while (Interlocked.CompareExchange(ref _confirmed, next, seen) != seen);
+    }
 
     public void MarkWrongAt(float similarity)
     {

@@ -74,6 +74,14 @@ internal sealed class SemanticEntryStore(SemanticIndexKind kind, int maxEntries)
         }
     }
 
+    public SemanticEntry? Find(string recordId)
+    {
+        lock (_lock)
+        {
+            return _byRecordId.GetValueOrDefault(recordId);
+        }
+    }
+
     // The nearest live entries of a partition, best first, at most results.Length.
     public int Search(string partition, ReadOnlySpan<float> query, Span<(SemanticEntry Entry, float Similarity)> results, DateTimeOffset now)
     {

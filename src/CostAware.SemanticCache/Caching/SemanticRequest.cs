@@ -37,6 +37,9 @@ internal sealed class SemanticRequest(
 
     public float VerifySimilarity { get; set; }
 
+    // Which error-bounded policy the candidate belongs to (ErrorBound.StagePolicy or an entry-earned one).
+    public int Policy { get; set; }
+
     // The hit came from the near-exact tier (the same text after case, white space and punctuation).
     public bool NearExact { get; set; }
 

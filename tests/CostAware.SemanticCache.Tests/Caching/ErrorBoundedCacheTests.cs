@@ -163,6 +163,40 @@ public sealed class ErrorBoundedCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task An_entry_whose_answer_is_confirmed_earns_a_threshold_below_the_stages_own()
+    {
+        // Near entry 0, every text at 0.85 has entry 0's answer; near entry 1, one text in three at 0.97 does not have
+        // entry 1's. No stage-wide threshold meets 5 %, but entry 0 earns its own.
+        AngleEmbedder embedder = new();
+        Dictionary<string, string> answers = new(StringComparer.Ordinal) { ["stored0"] = "zero", ["stored1"] = "one" };
+        SemanticCacheChatClient cache = Cache(embedder, o =>
+        {
+            o.MaxErrorRate = 0.05f;
+            o.VerificationRate = 0f;
+        }, text => answers[text]);
+        _ = await Ask(cache, "stored0");
+        _ = await Ask(cache, "stored1");
+        int servedNearZero = 0, servedNearOne = 0, wrongNearOne = 0;
+        for (int i = 0; i < 400; i++)
+        {
+            string nearZero = embedder.At(0.85f, toward: 0);
+            answers[nearZero] = "zero";
+            servedNearZero += IsHit(await Ask(cache, nearZero)) && i >= 300 ? 1 : 0;
+
+            string nearOne = embedder.At(0.97f, toward: 1);
+            answers[nearOne] = i % 3 == 0 ? "another " + i : "one";
+            ChatResponse response = await Ask(cache, nearOne);
+            servedNearOne += IsHit(response) ? 1 : 0;
+            wrongNearOne += IsHit(response) && i % 3 == 0 ? 1 : 0;
+        }
+
+        Assert.True(float.IsPositiveInfinity(cache.LearnedThreshold!.Value));
+        Assert.Equal(100, servedNearZero);
+        Assert.Equal(0, wrongNearOne);
+        Assert.True(cache.Bound!.PolicyOpen(ErrorBound.EntryPolicies));
+    }
+
+    [Fact]
     public void The_fitted_threshold_always_meets_the_bound_on_what_it_saw()
     {
         Gen.Select(Gen.Float[0.5f, 1f], Gen.Bool).Array[0, 600].Select(Gen.Double[0.005, 0.2])
@@ -213,6 +247,25 @@ public sealed class ErrorBoundedCacheTests : IDisposable
         Assert.Equal(0m, avoided);
         int calls = _inner.Calls;
         Assert.False(IsHit(await Ask(cache, "How can I reset the password of my account?")));
+        Assert.Equal(calls + 1, _inner.Calls);
+    }
+
+    [Fact]
+    public async Task What_an_entry_learned_survives_a_snapshot()
+    {
+        SemanticCacheChatClient cache = Cache(new LexicalEmbeddingGenerator(), o => o.SimilarityThreshold = 0.5f, _ => "Use the reset link.");
+        _ = await Ask(cache, "How do I reset my password?");
+        ChatResponse hit = await Ask(cache, "How can I reset the password of my account?");
+        Assert.True(await cache.ReportWrongHitAsync(hit.GetCostReceipt()!.Id));
+        using MemoryStream snapshot = new();
+        _ = await cache.SaveSnapshotAsync(snapshot);
+
+        SemanticCacheChatClient restored = Cache(new LexicalEmbeddingGenerator(), o => o.SimilarityThreshold = 0.5f, _ => "Use the reset link.");
+        Assert.Equal(1, await restored.RestoreSnapshotAsync(new MemoryStream(snapshot.ToArray())));
+        int calls = _inner.Calls;
+
+        Assert.True(IsHit(await Ask(restored, "How do I reset my password")));
+        Assert.False(IsHit(await Ask(restored, "How can I reset the password of my account?")));
         Assert.Equal(calls + 1, _inner.Calls);
     }
 
@@ -282,15 +335,15 @@ public sealed class ErrorBoundedCacheTests : IDisposable
     {
         private const int Dimensions = 4096;
         private readonly Dictionary<string, float[]> _vectors = new(StringComparer.Ordinal);
-        private int _next = 1;
+        private int _next;
 
         public bool Local { get; init; }
 
-        public string At(float similarity)
+        public string At(float similarity, int toward = 0)
         {
-            int axis = _next++;
+            int axis = Interlocked.Increment(ref _next) + 8;
             float[] v = new float[Dimensions];
-            v[0] = similarity;
+            v[toward] = similarity;
             v[axis] = MathF.Sqrt(1 - (similarity * similarity));
             string text = $"query {axis} at {similarity:F3}";
             _vectors[text] = v;
@@ -318,9 +371,59 @@ public sealed class ErrorBoundedCacheTests : IDisposable
                 return v;
             }
 
+            // "stored" and "stored0" are e0, "stored1" is e1, and so on.
             float[] stored = new float[Dimensions];
-            stored[0] = 1f;
+            stored[text.StartsWith("stored", StringComparison.Ordinal) && text.Length > 6 ? text[6] - '0' : 0] = 1f;
             return stored;
         }
+    }
+}
+
+public sealed class SemanticCacheCalibrationTests
+{
+    private static readonly SemanticCalibrationPair[] Pairs =
+    [
+        new("How do I reset my password?", "how can I reset my password", true),
+        new("How do I reset my password?", "I forgot my password, how do I reset it?", true),
+        new("What is the capital of France?", "Which city is the capital of France?", true),
+        new("How long does shipping take?", "How many days does shipping take?", true),
+        new("Is the product safe for kids?", "Is the product not safe for kids?", false),
+        new("Book a table for 2 people", "Book a table for 3 people", false),
+        new("What is the capital of France?", "What is the capital of Spain?", false),
+        new("How do I delete my account?", "How do I create my account?", false),
+    ];
+
+    [Fact]
+    public async Task A_reachable_target_gives_a_threshold_whose_served_pairs_meet_it_and_the_curve()
+    {
+        SemanticCalibrationResult result = await SemanticCacheCalibration.CalibrateAsync(
+            Enumerable.Repeat(Pairs, 40).SelectMany(p => p), new LexicalEmbeddingGenerator(), 0.9);
+
+        Assert.True(result.TargetMet);
+        Assert.Equal(320, result.Pairs);
+        SemanticCalibrationPoint chosen = Assert.Single(result.Curve, p => p.Threshold == result.Threshold!.Value);
+        Assert.True(chosen.PrecisionLowerBound >= 0.9);
+        Assert.True(result.Recall > 0);
+        Assert.Equal(result.Guards, chosen.Guards);
+        Assert.True(result.Curve.Zip(result.Curve.Skip(1)).All(p => p.First.Threshold > p.Second.Threshold && p.First.Served <= p.Second.Served));
+    }
+
+    [Fact]
+    public async Task An_unreachable_target_says_so_and_still_gives_the_curve()
+    {
+        SemanticCalibrationResult result = await SemanticCacheCalibration.CalibrateAsync(Pairs, new LexicalEmbeddingGenerator(), 0.999);
+
+        Assert.False(result.TargetMet);
+        Assert.Null(result.Threshold);
+        Assert.NotEmpty(result.Curve);
+    }
+
+    [Fact]
+    public async Task Bad_input_is_refused_with_the_reason()
+    {
+        _ = await Assert.ThrowsAsync<ArgumentException>(() => SemanticCacheCalibration.CalibrateAsync([], new LexicalEmbeddingGenerator(), 0.9));
+        _ = await Assert.ThrowsAsync<ArgumentException>(() => SemanticCacheCalibration.CalibrateAsync([new("a", "b", false)], new LexicalEmbeddingGenerator(), 0.9));
+        _ = await Assert.ThrowsAsync<ArgumentException>(() => SemanticCacheCalibration.CalibrateAsync(Pairs, new LexicalEmbeddingGenerator(), 1.0));
+        _ = await Assert.ThrowsAsync<ArgumentNullException>(() => SemanticCacheCalibration.CalibrateAsync([new("a", null!, true)], new LexicalEmbeddingGenerator(), 0.9));
     }
 }

@@ -5,9 +5,11 @@ namespace CostAware.SemanticCache.Tests.Caching;
 public sealed class SemanticCacheRecordTests
 {
     private static readonly Gen<SemanticCacheRecord> Records =
-        Gen.Select(Gen.String, Gen.String, Gen.String, Gen.Float.Array[1, 64], Gen.Byte.Array[0, 200], Gen.Long[0, DateTimeOffset.MaxValue.UtcTicks])
-            .Select(static (id, group, prompt, vector, answer, ticks) => new SemanticCacheRecord
+        Gen.Select(Gen.String, Gen.String, Gen.String, Gen.Float.Array[1, 64], Gen.Byte.Array[0, 200], Gen.Long[0, DateTimeOffset.MaxValue.UtcTicks], Gen.Select(Gen.Bool, Gen.Float[-1f, 1f], static (has, v) => has ? v : (float?)null), Gen.Float[-1f, 1f].Array[0, 8])
+            .Select(static (id, group, prompt, vector, answer, ticks, wrongAt, confirmations) => new SemanticCacheRecord
             {
+                WrongAt = wrongAt,
+                Confirmations = confirmations,
                 Id = id,
                 Group = group,
                 Partition = group + ":" + id,
@@ -24,7 +26,20 @@ public sealed class SemanticCacheRecordTests
             SemanticCacheRecord back = SemanticCacheRecord.FromBytes(record.ToBytes());
             return back.Id == record.Id && back.Group == record.Group && back.Partition == record.Partition && back.Prompt == record.Prompt
                 && back.ExpiresAt == record.ExpiresAt
-                && back.Vector.Span.SequenceEqual(record.Vector.Span) && back.Answer.Span.SequenceEqual(record.Answer.Span);
+                && back.Vector.Span.SequenceEqual(record.Vector.Span) && back.Answer.Span.SequenceEqual(record.Answer.Span)
+                && back.WrongAt == record.WrongAt && back.Confirmations.Span.SequenceEqual(record.Confirmations.Span);
+        });
+
+    [Fact]
+    public void A_version_1_record_from_an_older_node_still_reads_without_learned_state() =>
+        Records.Sample(static record =>
+        {
+            // Version 1 is version 2 without the learned tail (a float and a count, then the confirmations).
+            byte[] bytes = record.ToBytes();
+            byte[] v1 = bytes[..^(5 + (4 * record.Confirmations.Length))];
+            v1[4] = 1;
+            SemanticCacheRecord back = SemanticCacheRecord.FromBytes(v1);
+            return back.Id == record.Id && back.Answer.Span.SequenceEqual(record.Answer.Span) && back.WrongAt is null && back.Confirmations.IsEmpty;
         });
 
     [Fact]
@@ -46,7 +61,7 @@ public sealed class SemanticCacheRecordTests
 
     [Theory]
     [InlineData(new byte[0])]
-    [InlineData(new byte[] { (byte)'C', (byte)'A', (byte)'S', (byte)'R', 2 })]
+    [InlineData(new byte[] { (byte)'C', (byte)'A', (byte)'S', (byte)'R', 3 })]
     [InlineData(new byte[] { 1, 2, 3, 4, 5, 6 })]
     public void Foreign_or_other_version_bytes_are_rejected(byte[] bytes) =>
         Assert.Throws<InvalidDataException>(() => SemanticCacheRecord.FromBytes(bytes));
