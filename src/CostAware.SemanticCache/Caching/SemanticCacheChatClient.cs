@@ -150,6 +150,13 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         _recordToLedger = options.RecordToLedger;
         _includeScopeInMetrics = options.IncludeScopeInMetrics;
         _bound = options.MaxErrorRate is { } rate ? new ErrorBound(rate, options.MinimumSimilarity, options.VerificationRate) : null;
+        if (_bound is not null && options.AnswerEquivalence == SemanticAnswerEquivalence.Judge && verifier is null)
+        {
+            throw new ArgumentException(
+                "SemanticCacheOptions.AnswerEquivalence is Judge, which asks the ISemanticHitVerifier; none was given (register one, e.g. ChatClientSemanticHitVerifier, or pass it to the constructor).",
+                nameof(verifier));
+        }
+
         _equivalence = options.AnswerEquivalence;
         _answerThreshold = options.AnswerSimilarityThreshold;
         _embedderIsLocal |= _embedder.GetService<EmbeddingGeneratorMetadata>()?.ProviderUri is { } uri && uri.Scheme is not ("http" or "https");
@@ -596,11 +603,11 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         try
         {
             int count = _store.Search(request.Partition, vector, found.AsSpan(0, _candidates), now);
-            if (count > 0 && AnswerText.SameRequest(request.Query, found[0].Entry.Prompt) && found[0].Similarity > found[0].Entry.WrongAt)
+            if (count > 0 && found[0].Entry.IsSameRequest(request.Query) && found[0].Similarity > found[0].Entry.WrongAt)
             {
-                // The near-exact tier: the same request but for case, white space and punctuation is served like an
-                // exact hit, whatever the threshold or the guards (not an entry reported wrong at this similarity, and
-                // in a verified partition only when the verifier agrees).
+                // The near-exact tier: the same request (or one a verification confirmed for this entry) but for case,
+                // white space and punctuation is served like an exact hit, whatever the threshold or the guards (not an
+                // entry reported wrong at this similarity, and in a verified partition only when the verifier agrees).
                 if (!request.Verify || await VerifyAsync(request, found[0].Entry, found[0].Similarity, cancellationToken))
                 {
                     request.NearExact = true;
@@ -618,7 +625,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
 
             if (_bound is not null)
             {
-                return count == 0 ? (null, 0f) : Decide(request, found[0].Entry, found[0].Similarity);
+                return count == 0 ? (null, 0f) : await DecideAsync(request, found[0].Entry, found[0].Similarity, cancellationToken);
             }
 
             TextFeatures? features = null;
@@ -669,7 +676,11 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         return vector.Length > 0 && norm > 0f && float.IsFinite(norm);
     }
 
-    private async ValueTask<bool> VerifyAsync(SemanticRequest request, SemanticEntry entry, float similarity, CancellationToken cancellationToken)
+    private async ValueTask<bool> VerifyAsync(SemanticRequest request, SemanticEntry entry, float similarity, CancellationToken cancellationToken) =>
+        await TryVerifyAsync(request, entry, similarity, cancellationToken) == true;
+
+    // The verifier's verdict, or null when it failed (a failure is no verdict: nothing is learned from it).
+    private async ValueTask<bool?> TryVerifyAsync(SemanticRequest request, SemanticEntry entry, float similarity, CancellationToken cancellationToken)
     {
         try
         {
@@ -679,7 +690,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             Log.VerifierFailed(_logger, ex);
-            return false;
+            return null;
         }
     }
 
@@ -950,8 +961,9 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     private static string Outcome(SemanticRequest request) =>
         request.Vector is null ? "bypass" : request.VerifyEntry is null ? "miss" : "verify";
 
-    // Error-bounded mode: serve the nearest entry, have the provider answer and compare (verify), or miss.
-    private (SemanticEntry? Hit, float Similarity) Decide(SemanticRequest request, SemanticEntry best, float similarity)
+    // Error-bounded mode: serve the nearest entry, have the provider answer and compare (verify), or miss. With a judge,
+    // a verification asks the ISemanticHitVerifier instead, and its yes is served.
+    private async ValueTask<(SemanticEntry? Hit, float Similarity)> DecideAsync(SemanticRequest request, SemanticEntry best, float similarity, CancellationToken cancellationToken)
     {
         (BoundDecision decision, int policy) = _bound!.Decide(best, similarity, Random.Shared.NextDouble());
         request.Policy = policy;
@@ -959,6 +971,21 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         {
             case BoundDecision.Serve:
                 return (best, similarity);
+            case BoundDecision.Verify when _equivalence == SemanticAnswerEquivalence.Judge:
+                if (await TryVerifyAsync(request, best, similarity, cancellationToken) is not { } right)
+                {
+                    return (null, similarity);
+                }
+
+                _bound.Observe(best, similarity, right, policy);
+                Log.Verified(_logger, similarity, right, _bound.Threshold);
+                if (right)
+                {
+                    best.AddAlias(request.Query);
+                }
+
+                await ShareLearningAsync(best);
+                return right ? (best, similarity) : (null, similarity);
             case BoundDecision.Verify:
                 request.VerifyEntry = best;
                 request.VerifySimilarity = similarity;
@@ -997,6 +1024,12 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         }
 
         _bound!.Observe(entry, request.VerifySimilarity, same, request.Policy);
+        if (same)
+        {
+            // The verified text is now a key of the entry: its repeats are near-exact hits.
+            entry.AddAlias(request.Query);
+        }
+
         Log.Verified(_logger, request.VerifySimilarity, same, _bound.Threshold);
         await ShareLearningAsync(entry);
         return same;

@@ -9,6 +9,7 @@ internal sealed class SemanticEntry(
     private TextFeatures? _features;
     private float _wrongAt = float.NegativeInfinity;
     private float[]? _confirmed;
+    private string[]? _aliases;
 
     public long Id => id;
 
@@ -55,6 +56,45 @@ internal sealed class SemanticEntry(
     }
 
     public float[] Confirmations => Volatile.Read(ref _confirmed) ?? [];
+
+    // Texts a verification found this entry's answer right for (error-bounded mode): a request equal to one of them
+    // after case, white space and punctuation is a near-exact hit. At most 16, the first ones.
+    public string[] Aliases => Volatile.Read(ref _aliases) ?? [];
+
+    public bool IsSameRequest(string query)
+    {
+        if (AnswerText.SameRequest(query, prompt))
+        {
+            return true;
+        }
+
+        foreach (string alias in Aliases)
+        {
+            if (AnswerText.SameRequest(query, alias))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public void AddAlias(string text)
+    {
+        string[]? seen;
+        string[] next;
+        do
+        {
+            seen = Volatile.Read(ref _aliases);
+            if (seen is { Length: >= 16 })
+            {
+                return;
+            }
+
+            next = seen is null ? [text] : [.. seen, text];
+        }
+        while (Interlocked.CompareExchange(ref _aliases, next, seen) != seen);
+    }
 
     // Takes what another node or a snapshot learned about this entry.
     public void Learn(float? wrongAt, ReadOnlySpan<float> confirmations)

@@ -80,6 +80,56 @@ public sealed class ErrorBoundedCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task A_text_a_verification_confirmed_is_a_near_exact_hit_when_it_comes_again()
+    {
+        AngleEmbedder embedder = new();
+        SemanticCacheChatClient cache = Cache(embedder, o => o.MaxErrorRate = 0.01f, _ => "Use the reset link.");
+        _ = await Ask(cache, "stored");
+        string paraphrase = embedder.At(0.9f);
+
+        ChatResponse verified = await Ask(cache, paraphrase);
+        ChatResponse again = await Ask(cache, paraphrase);
+
+        Assert.False(IsHit(verified));
+        Assert.Equal("near-exact", again.AdditionalProperties![CostAwareProperties.CacheHit]);
+        Assert.Equal(2, _inner.Calls);
+        Assert.Equal(1, cache.Count);
+    }
+
+    [Fact]
+    public async Task With_a_judge_a_verification_costs_a_judge_call_and_its_yes_is_served()
+    {
+        AngleEmbedder embedder = new();
+        ScriptedJudge judge = new(candidate => !candidate.Query.Contains("at 0.600", StringComparison.Ordinal));
+        _inner.GetResponseAsyncCallback = (_, _, _) => Task.FromResult(Answer("Use the reset link."));
+        SemanticCacheOptions options = new() { MaxErrorRate = 0.05f, VerificationRate = 0f, AnswerEquivalence = SemanticAnswerEquivalence.Judge };
+        using SemanticCacheChatClient cache = new(_inner, embedder, options, verifier: judge);
+        _ = await Ask(cache, "stored");
+
+        int served = 0;
+        for (int i = 0; i < 150; i++)
+        {
+            served += IsHit(await Ask(cache, embedder.At(0.95f))) ? 1 : 0;
+        }
+
+        ChatResponse refused = await Ask(cache, embedder.At(0.6f));
+
+        // Every text was judged until the bound was met (about 103), then served without asking.
+        Assert.Equal(150, served);
+        Assert.InRange(judge.Calls, 100, 110);
+        Assert.False(IsHit(refused));
+        Assert.Equal(2, _inner.Calls);
+    }
+
+    [Fact]
+    public void The_judge_mode_without_a_verifier_is_refused()
+    {
+        SemanticCacheOptions options = new() { MaxErrorRate = 0.05f, AnswerEquivalence = SemanticAnswerEquivalence.Judge };
+        ArgumentException error = Assert.Throws<ArgumentException>(() => new SemanticCacheChatClient(_inner, new LexicalEmbeddingGenerator(), options));
+        Assert.Contains("Judge", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_verification_that_finds_the_stored_answer_wrong_keeps_that_entry_from_serving_at_or_below_it()
     {
         AngleEmbedder embedder = new();
@@ -326,6 +376,17 @@ public sealed class ErrorBoundedCacheTests : IDisposable
             SemanticCacheOptions options = new();
             bad(options);
             _ = Assert.Throws<OptionsValidationException>(() => new SemanticCacheChatClient(_inner, new LexicalEmbeddingGenerator(), options));
+        }
+    }
+
+    private sealed class ScriptedJudge(Func<SemanticHitCandidate, bool> verdict) : ISemanticHitVerifier
+    {
+        public int Calls;
+
+        public ValueTask<bool> VerifyAsync(SemanticHitCandidate candidate, CancellationToken cancellationToken = default)
+        {
+            _ = Interlocked.Increment(ref Calls);
+            return ValueTask.FromResult(verdict(candidate));
         }
     }
 
