@@ -48,8 +48,8 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
 
     private readonly IEmbeddingGenerator<string, Embedding<float>> _embedder;
     private readonly bool _embedderIsLocal;
-    private readonly ISemanticCacheStore? _distributed;
     private readonly ISemanticHitVerifier? _verifier;
+    private readonly SemanticReplica _replica;
     private readonly SemanticEntryStore _store;
     private readonly PromptCacheKeyBuilder _keys;
     private readonly CallPricer _pricer;
@@ -75,9 +75,6 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     private readonly SemanticAnswerEquivalence _equivalence;
     private readonly float _answerThreshold;
     private readonly HitLog _hits = new();
-    private readonly SemaphoreSlim _startGate = new(1, 1);
-    private volatile bool _started;
-    private IAsyncDisposable? _subscription;
     private ChatClientMetadata? _metadata;
 
     /// <summary>Initializes a new instance of the <see cref="SemanticCacheChatClient"/> class.</summary>
@@ -126,14 +123,14 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         _embedder = embeddingGenerator;
         _embedderIsLocal = embeddingGenerator.GetService<LexicalEmbeddingGenerator>() is not null
             || embeddingGenerator.GetService<Model2VecEmbeddingGenerator>() is not null;
-        _distributed = store;
         _verifier = verifier;
-        _store = new SemanticEntryStore(options.Index, options.MaxEntries);
         _keys = new PromptCacheKeyBuilder(options.KeyPrefix, PromptCacheKeyAlgorithm.XxHash128);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SemanticCacheChatClient>();
         _pricer = new CallPricer(priceCatalog ?? PriceCatalog.BuiltIn, _logger);
         _ledger = ledger;
         _timeProvider = timeProvider ?? TimeProvider.System;
+        _replica = new SemanticReplica(options.Index, options.MaxEntries, store, _timeProvider, _logger);
+        _store = _replica.Store;
         _metrics = metrics ?? CostAwareMetrics.Shared;
         _sharedPartitions = options.SharedPartitions.ToFrozenSet(StringComparer.Ordinal);
         _verifiedPartitions = options.VerifiedPartitions.ToFrozenSet(StringComparer.Ordinal);
@@ -160,7 +157,6 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         _equivalence = options.AnswerEquivalence;
         _answerThreshold = options.AnswerSimilarityThreshold;
         _embedderIsLocal |= _embedder.GetService<EmbeddingGeneratorMetadata>()?.ProviderUri is { } uri && uri.Scheme is not ("http" or "https");
-        _started = store is null;
     }
 
     /// <summary>Gets the number of entries in this process's replica.</summary>
@@ -200,7 +196,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         }
 
         Log.WrongHitReported(_logger, receiptId, hit.Similarity);
-        await ShareLearningAsync(hit.Entry);
+        await _replica.ShareLearningAsync(hit.Entry);
         if (_metrics.CacheEnabled)
         {
             _metrics.RecordVeto(CacheName, "reported");
@@ -229,7 +225,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     /// <param name="cancellationToken">The token to monitor for cancellation requests.</param>
     /// <returns>A task that completes when the entries are removed.</returns>
     public ValueTask InvalidateTenantAsync(string? tenant, CancellationToken cancellationToken = default) =>
-        RemoveGroupAsync(PromptCacheKeyBuilder.PartitionId(tenant, sharedPartition: null), cancellationToken);
+        _replica.RemoveGroupAsync(PromptCacheKeyBuilder.PartitionId(tenant, sharedPartition: null), cancellationToken);
 
     /// <summary>Removes every answer stored in a shared partition, here and in the store.</summary>
     /// <param name="name">The shared partition's name.</param>
@@ -239,31 +235,23 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     public ValueTask InvalidateSharedPartitionAsync(string name, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        return RemoveGroupAsync(PromptCacheKeyBuilder.PartitionId(tenant: null, name), cancellationToken);
+        return _replica.RemoveGroupAsync(PromptCacheKeyBuilder.PartitionId(tenant: null, name), cancellationToken);
     }
 
     /// <summary>Removes every answer this stage stored, here and in the store.</summary>
     /// <param name="cancellationToken">The token to monitor for cancellation requests.</param>
     /// <returns>A task that completes when the entries are removed.</returns>
-    public ValueTask InvalidateAllAsync(CancellationToken cancellationToken = default) => RemoveGroupAsync(null, cancellationToken);
+    public ValueTask InvalidateAllAsync(CancellationToken cancellationToken = default) => _replica.RemoveGroupAsync(null, cancellationToken);
 
     /// <summary>Writes every live entry of this process's replica to a stream, in a versioned format with a checksum.</summary>
     /// <param name="destination">The stream to write to.</param>
     /// <param name="cancellationToken">The token to monitor for cancellation requests.</param>
     /// <returns>The number of entries written.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="destination"/> is <see langword="null"/>.</exception>
-    public async Task<int> SaveSnapshotAsync(Stream destination, CancellationToken cancellationToken = default)
+    public Task<int> SaveSnapshotAsync(Stream destination, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        List<SemanticEntry> entries = _store.LiveEntries(_timeProvider.GetUtcNow());
-        List<SemanticCacheRecord> records = new(entries.Count);
-        foreach (SemanticEntry entry in entries)
-        {
-            records.Add(ToRecord(entry));
-        }
-
-        await SemanticSnapshot.WriteAsync(destination, records, cancellationToken).ConfigureAwait(false);
-        return records.Count;
+        return _replica.SaveSnapshotAsync(destination, cancellationToken);
     }
 
     /// <summary>
@@ -275,33 +263,10 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     /// <returns>The number of entries restored (expired ones are skipped).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="source"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidDataException">The snapshot is truncated, damaged, of another version, or inconsistent; the message says which.</exception>
-    public async Task<int> RestoreSnapshotAsync(Stream source, CancellationToken cancellationToken = default)
+    public Task<int> RestoreSnapshotAsync(Stream source, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
-        List<SemanticCacheRecord> records = await SemanticSnapshot.ReadAsync(source, cancellationToken).ConfigureAwait(false);
-        DateTimeOffset now = _timeProvider.GetUtcNow();
-        List<SemanticEntry> entries = new(records.Count);
-        foreach (SemanticCacheRecord record in records)
-        {
-            string? problem = TryCreateEntry(record, out SemanticEntry? entry);
-            if (problem is not null)
-            {
-                throw new InvalidDataException($"The snapshot's entry '{record.Id}' is not usable: {problem}. Nothing was restored.");
-            }
-
-            if (entries.Count > 0 && entries[0].Vector.Length != entry!.Vector.Length)
-            {
-                throw new InvalidDataException("The snapshot mixes embeddings of different dimensions. Nothing was restored.");
-            }
-
-            if (entry!.ExpiresAt > now)
-            {
-                entries.Add(entry);
-            }
-        }
-
-        _store.ReplaceAll(entries, now);
-        return entries.Count;
+        return _replica.RestoreSnapshotAsync(source, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -374,14 +339,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     {
         if (disposing)
         {
-            if (Interlocked.Exchange(ref _subscription, null) is { } subscription)
-            {
-                _ = subscription.DisposeAsync().AsTask().ContinueWith(
-                    static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-            }
-
-            _store.Dispose();
-            _startGate.Dispose();
+            _replica.Dispose();
         }
 
         base.Dispose(disposing);
@@ -559,7 +517,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     // Leaves request.Vector null when the text cannot be embedded usefully (then the call passes through).
     private async ValueTask<(SemanticEntry? Hit, float Similarity)> LookupAsync(SemanticRequest request, CancellationToken cancellationToken)
     {
-        await EnsureStartedAsync(cancellationToken);
+        await _replica.EnsureStartedAsync(cancellationToken);
         GeneratedEmbeddings<Embedding<float>> generated;
         try
         {
@@ -573,7 +531,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         }
 
         AddEmbeddingEntry(request, generated);
-        if (generated.Count != 1 || !IsUsable(generated[0].Vector.Span))
+        if (generated.Count != 1 || !SemanticReplica.IsUsable(generated[0].Vector.Span))
         {
             return (null, 0f);
         }
@@ -662,20 +620,6 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         }
     }
 
-    private static bool IsUsable(ReadOnlySpan<float> vector)
-    {
-        foreach (float value in vector)
-        {
-            if (!float.IsFinite(value))
-            {
-                return false;
-            }
-        }
-
-        float norm = TensorPrimitives.Norm(vector);
-        return vector.Length > 0 && norm > 0f && float.IsFinite(norm);
-    }
-
     private async ValueTask<bool> VerifyAsync(SemanticRequest request, SemanticEntry entry, float similarity, CancellationToken cancellationToken) =>
         await TryVerifyAsync(request, entry, similarity, cancellationToken) == true;
 
@@ -735,164 +679,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             return;
         }
 
-        DateTimeOffset now = _timeProvider.GetUtcNow();
-        byte[]? answerBytes = _distributed is null ? null : Serialize(entry);
-        SemanticEntry stored = new(
-            _store.NextId(), Guid.NewGuid().ToString("N"), request.Group, request.Partition, request.Query, request.Vector, entry, answerBytes, now + (request.TimeToLive ?? _timeToLive));
-        _ = _store.Add(stored, now);
-        if (_distributed is not null)
-        {
-            try
-            {
-                await _distributed.SaveAsync(ToRecord(stored), CancellationToken.None);
-            }
-            catch (Exception ex)
-            {
-                Log.StoreFailed(_logger, ex);
-            }
-        }
-    }
-
-    // What an entry learned goes to the store, so other nodes (and a replica that starts later) learn it too.
-    private async ValueTask ShareLearningAsync(SemanticEntry entry)
-    {
-        // An entry invalidated meanwhile is not written back (it would come back to life in the store).
-        if (_distributed is null || !_store.Contains(entry.RecordId))
-        {
-            return;
-        }
-
-        try
-        {
-            await _distributed.SaveAsync(ToRecord(entry), CancellationToken.None);
-        }
-        catch (Exception ex)
-        {
-            Log.StoreFailed(_logger, ex);
-        }
-    }
-
-    private static byte[] Serialize(PromptCacheEntry entry)
-    {
-        ArrayBufferWriter<byte> writer = new();
-        PromptCacheEntrySerializer.Instance.Serialize(entry, writer);
-        return writer.WrittenSpan.ToArray();
-    }
-
-    private static SemanticCacheRecord ToRecord(SemanticEntry entry) => new()
-    {
-        Id = entry.RecordId,
-        Group = entry.Group,
-        Partition = entry.Partition,
-        Prompt = entry.Prompt,
-        Vector = entry.Vector,
-        Answer = entry.AnswerBytes ??= Serialize(entry.Answer),
-        ExpiresAt = entry.ExpiresAt,
-        WrongAt = float.IsNegativeInfinity(entry.WrongAt) ? null : entry.WrongAt,
-        Confirmations = entry.Confirmations,
-    };
-
-    // An entry for the local replica from a record (a store or a snapshot), or why the record cannot be used.
-    private string? TryCreateEntry(SemanticCacheRecord record, out SemanticEntry? entry)
-    {
-        entry = null;
-        if (!IsUsable(record.Vector.Span))
-        {
-            return "its vector is empty, zero or not finite";
-        }
-
-        PromptCacheEntry answer = PromptCacheEntrySerializer.Instance.Deserialize(new ReadOnlySequence<byte>(record.Answer));
-        if (!answer.IsValid)
-        {
-            return "its answer cannot be read (" + answer.InvalidReason + ")";
-        }
-
-        entry = new SemanticEntry(
-            _store.NextId(), record.Id, record.Group, record.Partition, record.Prompt, record.Vector.ToArray(), answer, record.Answer.ToArray(), record.ExpiresAt);
-        entry.Learn(record.WrongAt, record.Confirmations.Span);
-        return null;
-    }
-
-    private void OnRecordSaved(SemanticCacheRecord record)
-    {
-        try
-        {
-            DateTimeOffset now = _timeProvider.GetUtcNow();
-            if (_store.Find(record.Id) is { } known)
-            {
-                // Another node learned about an entry this replica holds: take what it learned.
-                known.Learn(record.WrongAt, record.Confirmations.Span);
-                return;
-            }
-
-            if (record.ExpiresAt <= now)
-            {
-                return;
-            }
-
-            string? problem = TryCreateEntry(record, out SemanticEntry? entry);
-            if (problem is null && _store.Dimensions is { } dimensions && dimensions != entry!.Vector.Length)
-            {
-                problem = $"its embedding has {entry.Vector.Length} dimensions, this replica {dimensions}";
-            }
-
-            if (problem is not null)
-            {
-                Log.RecordSkipped(_logger, problem);
-                return;
-            }
-
-            _ = _store.Add(entry!, now);
-        }
-        catch (Exception ex) when (ex is InvalidDataException or InvalidOperationException or ArgumentException)
-        {
-            Log.RecordSkipped(_logger, ex.Message);
-        }
-    }
-
-    // Subscribes to the store and loads what it holds, once; a store that cannot be reached is retried on a later call.
-    private async ValueTask EnsureStartedAsync(CancellationToken cancellationToken)
-    {
-        if (_started)
-        {
-            return;
-        }
-
-        await _startGate.WaitAsync(cancellationToken);
-        try
-        {
-            if (_started)
-            {
-                return;
-            }
-
-            _subscription ??= await _distributed!.SubscribeAsync(OnRecordSaved, group => _ = _store.RemoveGroup(group), cancellationToken);
-            int before = _store.Count;
-            await foreach (SemanticCacheRecord record in _distributed!.LoadAllAsync(cancellationToken))
-            {
-                OnRecordSaved(record);
-            }
-
-            Log.CaughtUp(_logger, _store.Count - before);
-            _started = true;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            Log.CatchUpFailed(_logger, ex);
-        }
-        finally
-        {
-            _startGate.Release();
-        }
-    }
-
-    private async ValueTask RemoveGroupAsync(string? group, CancellationToken cancellationToken)
-    {
-        _ = _store.RemoveGroup(group);
-        if (_distributed is not null)
-        {
-            await _distributed.RemoveGroupAsync(group, cancellationToken);
-        }
+        await _replica.AddAsync(request.Group, request.Partition, request.Query, request.Vector, entry, request.TimeToLive ?? _timeToLive);
     }
 
     private float AppliedThreshold(SemanticRequest request) => _bound?.Threshold ?? request.Threshold;
@@ -984,7 +771,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
                     best.AddAlias(request.Query);
                 }
 
-                await ShareLearningAsync(best);
+                await _replica.ShareLearningAsync(best);
                 return right ? (best, similarity) : (null, similarity);
             case BoundDecision.Verify:
                 request.VerifyEntry = best;
@@ -1012,7 +799,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             {
                 GeneratedEmbeddings<Embedding<float>> answers = await _embedder.GenerateAsync([stored, fresh], options: null, cancellationToken);
                 AddEmbeddingEntry(request, answers);
-                same = answers.Count == 2 && IsUsable(answers[0].Vector.Span) && IsUsable(answers[1].Vector.Span)
+                same = answers.Count == 2 && SemanticReplica.IsUsable(answers[0].Vector.Span) && SemanticReplica.IsUsable(answers[1].Vector.Span)
                     && TensorPrimitives.CosineSimilarity(answers[0].Vector.Span, answers[1].Vector.Span) >= _answerThreshold;
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -1031,7 +818,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         }
 
         Log.Verified(_logger, request.VerifySimilarity, same, _bound.Threshold);
-        await ShareLearningAsync(entry);
+        await _replica.ShareLearningAsync(entry);
         return same;
     }
 
