@@ -27,10 +27,10 @@ internal sealed class CostAwareMetrics : IDisposable
         _tokens = _meter.CreateCounter<long>("costaware.tokens", "{token}", "Tokens used by real provider calls, by class (classes are subsets of input and output).");
         _cost = _meter.CreateCounter<double>("costaware.cost", "{USD}", "Money spent on real provider calls, in US dollars.");
         _calls = _meter.CreateCounter<long>("costaware.calls", "{call}", "Metered calls and cache hits.");
-        _cacheLookups = _meter.CreateCounter<long>("costaware.cache.lookups", "{lookup}", "Cache lookups, by cache and result (hit, miss, bypass).");
+        _cacheLookups = _meter.CreateCounter<long>("costaware.cache.lookups", "{lookup}", "Cache lookups, by cache and result (hit, miss, bypass; verify for the semantic cache's error-bounded mode).");
         _cacheNotStored = _meter.CreateCounter<long>("costaware.cache.not_stored", "{response}", "Answers a cache did not store, by reason.");
         _costAvoided = _meter.CreateCounter<double>("costaware.cost.avoided", "{USD}", "Money not spent because a cache answered, at current prices, in US dollars.");
-        _cacheVetoes = _meter.CreateCounter<long>("costaware.cache.vetoes", "{candidate}", "Near matches a cache refused to serve, by reason (a guard, the lexical floor, the verifier).");
+        _cacheVetoes = _meter.CreateCounter<long>("costaware.cache.vetoes", "{candidate}", "Near matches a cache refused to serve, by reason (a guard, the lexical floor, the verifier, a reported wrong hit).");
         _budgetDecisions = _meter.CreateCounter<long>("costaware.budget.exceeded", "{call}", "Calls a budget had no room for, by budget and what was done (refuse, clamp_output, switch_model, defer, allow, stream_stopped).");
         _budgetThresholds = _meter.CreateCounter<long>("costaware.budget.thresholds", "{crossing}", "Budget thresholds crossed by settled spend, by budget and threshold.");
         _batchCalls = _meter.CreateCounter<long>("costaware.batch.calls", "{call}", "Deferred calls, by provider and event (deferred, submitted, answered, failed, requeued).");
