@@ -406,6 +406,41 @@ public sealed class BatchDeferralChatClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Recovery_BatchRecordedAsSubmittedWhileItsCallsStillSaySubmitting_IsDelivered()
+    {
+        DeferralCoordinator first = Coordinator(o => o.MaxWaitAlone = TimeSpan.Zero);
+        using IChatClient client = Stage(first);
+        ChatResponse accepted = await client.GetResponseAsync("q", Deferred(DeferralDelivery.Ticket));
+        string ticket = (string)accepted.AdditionalProperties![CostAwareProperties.BatchTicket]!;
+
+        // The torn state a kill between a batch's two writes left before they were one transaction: the batch has its
+        // provider id, its call still says "submitting". Reproduced step by step.
+        string providerId;
+        await using (SqliteDeferralQueue queue = await SqliteDeferralQueue.OpenAsync(_path, CancellationToken.None))
+        {
+            DeferredCall call = (await queue.GetAsync(ticket, CancellationToken.None))!;
+            _ = await queue.BeginBatchAsync("local-batch", "openai", OpenAIBatchProtocol.ChatCompletionsEndpoint, [ticket], _time.GetUtcNow(), CancellationToken.None);
+            OpenAIBatchProtocol protocol = new(new OpenAIClient(new ApiKeyCredential("sk-test"), new OpenAIClientOptions { Endpoint = _server.Endpoint }));
+            providerId = await protocol.SubmitAsync("local-batch", OpenAIBatchProtocol.ChatCompletionsEndpoint, [call], CancellationToken.None);
+        }
+
+        await using (Microsoft.Data.Sqlite.SqliteConnection connection = new($"Data Source={_path}"))
+        {
+            await connection.OpenAsync();
+            await using Microsoft.Data.Sqlite.SqliteCommand torn = connection.CreateCommand();
+            torn.CommandText = "UPDATE batches SET provider_batch_id = $p WHERE id = 'local-batch'";
+            _ = torn.Parameters.AddWithValue("$p", providerId);
+            Assert.Equal(1, await torn.ExecuteNonQueryAsync());
+        }
+
+        _server.CompleteAll(providerId, _ => "delivered after all");
+        await first.RunOnceAsync(CancellationToken.None);
+
+        Assert.Equal(1, _server.BatchCreates);
+        Assert.Equal("delivered after all", (await client.GetService<BatchDeferralChatClient>()!.GetResultAsync(ticket))!.Text);
+    }
+
+    [Fact]
     public async Task ExpiredBatch_CallsGoToAnotherBatch_ThenFailAfterMaxAttempts()
     {
         DeferralCoordinator coordinator = Coordinator(o =>

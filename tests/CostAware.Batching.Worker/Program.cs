@@ -24,7 +24,10 @@ TaskCompletionSource allHandled = new(TaskCreationOptions.RunContinuationsAsynch
 object gate = new();
 
 HostApplicationBuilder builder = Host.CreateApplicationBuilder();
+// The scheduler's log goes to stderr (stdout carries the protocol the test reads), so a failed run says what happened.
 builder.Logging.ClearProviders();
+builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddFilter("CostAware", LogLevel.Debug);
+builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 OpenAIClient openai = new(new ApiKeyCredential("sk-worker"), new OpenAIClientOptions { Endpoint = new Uri(args[2]) });
 builder.Services.AddCostAware()
     .AddCostAwareBatching(o =>

@@ -406,6 +406,9 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
             _ = byId.TryAdd(line.CustomId, line);
         }
 
+        // A queue written by an older version may hold a batch recorded as submitted whose calls still say
+        // "submitting" (its two writes were not one transaction): marking it again is idempotent and adopts them.
+        await queue.MarkSubmittedAsync(batch.Id, batch.ProviderBatchId!, cancellationToken).ConfigureAwait(false);
         IReadOnlyList<DeferredCall> calls = await queue.CallsInStateAsync(DeferredCallState.Submitted, batch.Id, cancellationToken).ConfigureAwait(false);
         foreach (DeferredCall call in calls)
         {

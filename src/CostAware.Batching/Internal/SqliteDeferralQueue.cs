@@ -451,10 +451,16 @@ internal sealed class SqliteDeferralQueue : IDeferralQueue, IAsyncDisposable
         _holdsWriter.Value = true;
         try
         {
+            // One transaction for the whole command text: several statements (a batch's id and its calls' state) are
+            // written together or not at all, so a process killed between them leaves no batch recorded as submitted
+            // whose calls still say "submitting" (found by the crash-recovery test under load).
             await using SqliteConnection connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+            await using SqliteTransaction transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await using SqliteCommand command = connection.CreateCommand();
+            command.Transaction = transaction;
             prepare(command, state);
             int changed = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             rows?.Invoke(changed);
         }
         catch (SqliteException ex)

@@ -70,7 +70,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     private readonly bool _coalesce;
     private readonly bool _allowToolCalls;
     private readonly bool _recordToLedger;
-    private readonly bool _includeScopeInMetrics;
+    private readonly CacheTelemetry _telemetry;
     private readonly ErrorBound? _bound;
     private readonly SemanticAnswerEquivalence _equivalence;
     private readonly float _answerThreshold;
@@ -145,7 +145,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         _coalesce = options.CoalesceStreamingUpdates;
         _allowToolCalls = options.CacheToolCallResponses;
         _recordToLedger = options.RecordToLedger;
-        _includeScopeInMetrics = options.IncludeScopeInMetrics;
+        _telemetry = new CacheTelemetry(CacheName, _metrics, options.IncludeScopeInMetrics);
         _bound = options.MaxErrorRate is { } rate ? new ErrorBound(rate, options.MinimumSimilarity, options.VerificationRate) : null;
         if (_bound is not null && options.AnswerEquivalence == SemanticAnswerEquivalence.Judge && verifier is null)
         {
@@ -197,10 +197,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
 
         Log.WrongHitReported(_logger, receiptId, hit.Similarity);
         await _replica.ShareLearningAsync(hit.Entry);
-        if (_metrics.CacheEnabled)
-        {
-            _metrics.RecordVeto(CacheName, "reported");
-        }
+        _telemetry.Veto("reported");
 
         if (hit.Avoided is { } avoided && avoided != 0m && _recordToLedger && _ledger is not null)
         {
@@ -438,7 +435,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     {
         opened = null;
         CacheControl? control = options.GetCacheControl();
-        if (options?.ConversationId is not null || options?.ContinuationToken is not null || control is { SkipRead: true, SkipWrite: true })
+        if (CacheTelemetry.IsBypassed(options, control))
         {
             RecordLookup("bypass", options.ResolveCostScope(), avoided: null);
             return null;
@@ -542,10 +539,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             // Like an embedder that fails: the cache is an optimisation, so the call is answered (and nothing stored
             // under a vector the index cannot compare), with a warning and the bypass counted.
             Log.DimensionsChanged(_logger, vector.Length, dimensions);
-            if (_metrics.CacheEnabled)
-            {
-                _metrics.RecordVeto(CacheName, "dimensions");
-            }
+            _telemetry.Veto("dimensions");
 
             return (null, 0f);
         }
@@ -573,10 +567,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
                 }
 
                 Log.Vetoed(_logger, found[0].Similarity, "verifier");
-                if (_metrics.CacheEnabled)
-                {
-                    _metrics.RecordVeto(CacheName, "verifier");
-                }
+                _telemetry.Veto("verifier");
 
                 return (null, found[0].Similarity);
             }
@@ -605,10 +596,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
                 }
 
                 Log.Vetoed(_logger, similarity, veto);
-                if (_metrics.CacheEnabled)
-                {
-                    _metrics.RecordVeto(CacheName, veto);
-                }
+                _telemetry.Veto(veto);
             }
 
             return (null, count > 0 ? found[0].Similarity : 0f);
@@ -822,20 +810,11 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         return same;
     }
 
-    private void RecordLookup(string result, CostScope scope, decimal? avoided)
-    {
-        if (_metrics.CacheEnabled)
-        {
-            _metrics.RecordCacheLookup(CacheName, result, scope, _includeScopeInMetrics, avoided);
-        }
-    }
+    private void RecordLookup(string result, CostScope scope, decimal? avoided) => _telemetry.Lookup(result, scope, avoided);
 
     private void NotStored(string? modelId, string reason)
     {
         Log.NotStored(_logger, modelId, reason);
-        if (_metrics.CacheEnabled)
-        {
-            _metrics.RecordNotStored(CacheName, reason);
-        }
+        _telemetry.NotStored(reason);
     }
 }

@@ -52,7 +52,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
     private readonly bool _coalesce;
     private readonly bool _allowToolCalls;
     private readonly bool _recordToLedger;
-    private readonly bool _includeScopeInMetrics;
+    private readonly CacheTelemetry _telemetry;
     private readonly HybridCacheEntryOptions[] _defaultEntryOptions;
     private readonly ConcurrentDictionary<(string? Tenant, string? Shared), (string Id, string[] Tags)> _partitions = new();
     private ChatClientMetadata? _metadata;
@@ -110,7 +110,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         _coalesce = options.CoalesceStreamingUpdates;
         _allowToolCalls = options.CacheToolCallResponses;
         _recordToLedger = options.RecordToLedger;
-        _includeScopeInMetrics = options.IncludeScopeInMetrics;
+        _telemetry = new CacheTelemetry(CacheName, _metrics, options.IncludeScopeInMetrics);
 
         // One shared options instance per combination of skipped read and skipped write, at the default lifetime.
         _defaultEntryOptions = new HybridCacheEntryOptions[4];
@@ -132,7 +132,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         ArgumentNullException.ThrowIfNull(messages);
         MessageChecks.ThrowIfInvalid(messages, nameof(messages));
         CacheControl? control = options.GetCacheControl();
-        return IsBypassed(options, control) ? null : BuildKey(messages, options, control, options.ResolveCostScope(), out _);
+        return CacheTelemetry.IsBypassed(options, control) ? null : BuildKey(messages, options, control, options.ResolveCostScope(), out _);
     }
 
     /// <summary>Removes one stored answer, from memory and from the distributed store.</summary>
@@ -292,18 +292,14 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
     private ValueTask FinishAsync(PromptCacheRequest request) =>
         request.OwnsReceipt ? CacheSettlement.CompleteAsync(request.Context, _recordToLedger ? _ledger : null, _logger) : ValueTask.CompletedTask;
 
-    private static bool IsBypassed(ChatOptions? options, CacheControl? control) =>
-        options?.ConversationId is not null
-        || options?.ContinuationToken is not null
-        || (control is { SkipRead: true, SkipWrite: true });
-
     private PromptCacheRequest? Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         CacheControl? control = options.GetCacheControl();
-        if (IsBypassed(options, control))
+        if (CacheTelemetry.IsBypassed(options, control))
         {
             if (_metrics.CacheEnabled)
             {
+                // The scope is resolved only when someone counts.
                 RecordLookup("bypass", options.ResolveCostScope(), avoided: null);
             }
 
@@ -801,20 +797,11 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         }
     }
 
-    private void RecordLookup(string result, CostScope scope, decimal? avoided)
-    {
-        if (_metrics.CacheEnabled)
-        {
-            _metrics.RecordCacheLookup(CacheName, result, scope, _includeScopeInMetrics, avoided);
-        }
-    }
+    private void RecordLookup(string result, CostScope scope, decimal? avoided) => _telemetry.Lookup(result, scope, avoided);
 
     private void NotStored(string? modelId, string reason)
     {
         Log.PromptCacheNotStored(_logger, modelId, reason);
-        if (_metrics.CacheEnabled)
-        {
-            _metrics.RecordNotStored(CacheName, reason);
-        }
+        _telemetry.NotStored(reason);
     }
 }
