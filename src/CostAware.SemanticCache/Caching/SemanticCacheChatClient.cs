@@ -157,6 +157,11 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         _equivalence = options.AnswerEquivalence;
         _answerThreshold = options.AnswerSimilarityThreshold;
         _embedderIsLocal |= _embedder.GetService<EmbeddingGeneratorMetadata>()?.ProviderUri is { } uri && uri.Scheme is not ("http" or "https");
+        if (embeddingGenerator.GetService<LexicalEmbeddingGenerator>() is not null)
+        {
+            Log.LexicalEmbedder(_logger);
+        }
+
     }
 
     /// <summary>Gets the number of entries in this process's replica.</summary>

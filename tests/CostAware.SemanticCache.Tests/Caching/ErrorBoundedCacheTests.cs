@@ -2,6 +2,7 @@ using CostAware.SemanticCache.Internal;
 using CostAware.Tests.TestUtilities;
 using CsCheck;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace CostAware.SemanticCache.Tests.Caching;
@@ -366,6 +367,19 @@ public sealed class ErrorBoundedCacheTests : IDisposable
             Assert.Equal(0m, embedding.Cost?.Total);
             Assert.True(receipt.IsFullyPriced);
         }
+    }
+
+    [Fact]
+    public void The_lexical_embedder_is_named_at_start_with_the_way_to_a_real_one()
+    {
+        using Microsoft.Extensions.Logging.Testing.FakeLoggerProvider provider = new();
+        using Microsoft.Extensions.Logging.ILoggerFactory factory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(provider));
+
+        using SemanticCacheChatClient lexical = new(_inner, new LexicalEmbeddingGenerator(), loggerFactory: factory);
+        using SemanticCacheChatClient real = new(_inner, new AngleEmbedder { Local = true }, loggerFactory: factory);
+
+        Microsoft.Extensions.Logging.Testing.FakeLogRecord record = Assert.Single(provider.Collector.GetSnapshot(), r => r.Id.Id == 82);
+        Assert.Contains("AddCostAwareMiniLMEmbeddingGenerator", record.Message, StringComparison.Ordinal);
     }
 
     [Fact]
