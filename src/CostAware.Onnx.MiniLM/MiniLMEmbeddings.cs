@@ -100,18 +100,22 @@ public static class MiniLMEmbeddings
     /// <exception cref="InvalidDataException">The source package's resources are not the expected files.</exception>
     public static OnnxEmbeddingGenerator CreateGenerator(Action<OnnxEmbeddingGeneratorOptions>? configure = null, ILoggerFactory? loggerFactory = null)
     {
-        OnnxEmbeddingGeneratorOptions options = new()
-        {
-            ModelPath = DefaultFolder,
-            ModelId = ModelId,
-            Pooling = OnnxPooling.Mean,
-            Normalize = true,
-            LowerCase = true,
-            MaxSequenceLength = MaxSequenceLength,
-        };
+        OnnxEmbeddingGeneratorOptions options = new();
+        Configure(options, configure);
+        return new OnnxEmbeddingGenerator(options, loggerFactory);
+    }
+
+    // The model's own settings, then the caller's, then the folder extracted (where the caller may have moved it).
+    internal static void Configure(OnnxEmbeddingGeneratorOptions options, Action<OnnxEmbeddingGeneratorOptions>? configure)
+    {
+        options.ModelPath = DefaultFolder;
+        options.ModelId = ModelId;
+        options.Pooling = OnnxPooling.Mean;
+        options.Normalize = true;
+        options.LowerCase = true;
+        options.MaxSequenceLength = MaxSequenceLength;
         configure?.Invoke(options);
         options.ModelPath = ExtractModel(options.ModelPath);
-        return new OnnxEmbeddingGenerator(options, loggerFactory);
     }
 
     private static bool IsIntact(string path, long length, string sha256)

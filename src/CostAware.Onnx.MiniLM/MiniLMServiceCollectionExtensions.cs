@@ -17,15 +17,6 @@ public static class MiniLMServiceCollectionExtensions
     public static IServiceCollection AddCostAwareMiniLMEmbeddingGenerator(this IServiceCollection services, Action<OnnxEmbeddingGeneratorOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        return services.AddCostAwareOnnxEmbeddingGenerator(options =>
-        {
-            options.ModelPath = MiniLMEmbeddings.DefaultFolder;
-            options.ModelId = MiniLMEmbeddings.ModelId;
-            options.Pooling = OnnxPooling.Mean;
-            options.LowerCase = true;
-            options.MaxSequenceLength = MiniLMEmbeddings.MaxSequenceLength;
-            configure?.Invoke(options);
-            options.ModelPath = MiniLMEmbeddings.ExtractModel(options.ModelPath);
-        });
+        return services.AddCostAwareOnnxEmbeddingGenerator(options => MiniLMEmbeddings.Configure(options, configure));
     }
 }

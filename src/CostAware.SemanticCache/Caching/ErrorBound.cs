@@ -161,13 +161,14 @@ internal sealed class ErrorBound
         return best;
     }
 
-    // Wilson score interval's upper end for `wrong` failures in `n` trials.
-    internal static double UpperBound(int wrong, int n)
+    // Wilson score interval's upper end for `wrong` failures in `n` trials, one-sided at z (the lower end of the other
+    // outcome's share is 1 minus it, which calibration uses).
+    internal static double UpperBound(int wrong, int n, double z = Z)
     {
         double p = (double)wrong / n;
-        double z2 = Z * Z;
+        double z2 = z * z;
         double centre = p + (z2 / (2 * n));
-        double spread = Z * Math.Sqrt((p * (1 - p) / n) + (z2 / (4.0 * n * n)));
+        double spread = z * Math.Sqrt((p * (1 - p) / n) + (z2 / (4.0 * n * n)));
         return (centre + spread) / (1 + (z2 / n));
     }
 

@@ -173,14 +173,7 @@ public static class SemanticCacheCalibration
         return curve;
     }
 
-    private static double LowerBound(int right, int n)
-    {
-        double p = (double)right / n;
-        double z2 = Z * Z;
-        double centre = p + (z2 / (2 * n));
-        double spread = Z * Math.Sqrt((p * (1 - p) / n) + (z2 / (4.0 * n * n)));
-        return Math.Max(0, (centre - spread) / (1 + (z2 / n)));
-    }
+    private static double LowerBound(int right, int n) => Math.Max(0, 1 - ErrorBound.UpperBound(n - right, n, Z));
 }
 
 /// <summary>A labelled pair for <see cref="SemanticCacheCalibration"/>: two texts, and whether the answer to one serves the other.</summary>

@@ -184,8 +184,12 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     /// <param name="receiptId">The <see cref="CostReceipt.Id"/> of the call the hit answered.</param>
     /// <param name="cancellationToken">The token to monitor for cancellation requests.</param>
     /// <returns><see langword="true"/> when the receipt was a semantic hit this process served recently (the last 10,000); otherwise <see langword="false"/>.</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the report was taken (nothing changed).</exception>
     public async ValueTask<bool> ReportWrongHitAsync(Guid receiptId, CancellationToken cancellationToken = default)
     {
+        // Cancellation is honoured only before the report is taken: once taken, it is carried out whole (the entry, the
+        // bound and the ledger's correction), or a retry would find nothing and the avoided money would stay counted.
+        cancellationToken.ThrowIfCancellationRequested();
         if (!_hits.TryTake(receiptId, out HitLog.Hit hit))
         {
             return false;
@@ -216,7 +220,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
                 Timestamp = correction.CreatedAt,
                 Stage = StageName,
             });
-            await _ledger.RecordAsync(correction, cancellationToken);
+            await LedgerRecording.RecordAsync(_ledger, correction, _logger);
         }
 
         return true;

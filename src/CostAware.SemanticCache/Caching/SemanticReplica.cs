@@ -48,17 +48,7 @@ internal sealed class SemanticReplica : IDisposable
         byte[]? answerBytes = _distributed is null ? null : Serialize(answer);
         SemanticEntry stored = new(_store.NextId(), Guid.NewGuid().ToString("N"), group, partition, prompt, vector, answer, answerBytes, now + timeToLive);
         _ = _store.Add(stored, now);
-        if (_distributed is not null)
-        {
-            try
-            {
-                await _distributed.SaveAsync(ToRecord(stored), CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                Log.StoreFailed(_logger, ex);
-            }
-        }
+        await SaveAsync(stored).ConfigureAwait(false);
     }
 
     public async Task<int> SaveSnapshotAsync(Stream destination, CancellationToken cancellationToken)
@@ -116,11 +106,15 @@ internal sealed class SemanticReplica : IDisposable
         return vector.Length > 0 && norm > 0f && float.IsFinite(norm);
     }
 
-    // What an entry learned goes to the store, so other nodes (and a replica that starts later) learn it too.
-    public async ValueTask ShareLearningAsync(SemanticEntry entry)
+    // What an entry learned goes to the store, so other nodes (and a replica that starts later) learn it too; an entry
+    // invalidated meanwhile is not written back (it would come back to life in the store).
+    public ValueTask ShareLearningAsync(SemanticEntry entry) =>
+        _distributed is null || !_store.Contains(entry.RecordId) ? ValueTask.CompletedTask : SaveAsync(entry);
+
+    // Writes an entry to the store for every node; a store that fails leaves it in this process only (logged).
+    private async ValueTask SaveAsync(SemanticEntry entry)
     {
-        // An entry invalidated meanwhile is not written back (it would come back to life in the store).
-        if (_distributed is null || !_store.Contains(entry.RecordId))
+        if (_distributed is null)
         {
             return;
         }

@@ -43,6 +43,15 @@ public sealed class ErrorBoundedCacheTests : IDisposable
     private static Task<ChatResponse> Ask(IChatClient client, string text) =>
         client.GetResponseAsync([new ChatMessage(ChatRole.User, text)], new ChatOptions().WithCostScope(new CostScope { Tenant = "acme" }));
 
+    // Asks `times` fresh texts at one similarity from the stored question: evidence for the bound.
+    private static async Task AskAtAsync(IChatClient cache, AngleEmbedder embedder, float similarity, int times)
+    {
+        for (int i = 0; i < times; i++)
+        {
+            _ = await Ask(cache, embedder.At(similarity));
+        }
+    }
+
     private static bool IsHit(ChatResponse response) => response.AdditionalProperties?.ContainsKey(CostAwareProperties.SemanticSimilarity) == true;
 
     [Fact]
@@ -141,10 +150,7 @@ public sealed class ErrorBoundedCacheTests : IDisposable
             o.VerificationRate = 1f;
         }, text => text == different ? "Something else." : "Use the reset link.");
         _ = await Ask(cache, "stored");
-        for (int i = 0; i < 110; i++)
-        {
-            _ = await Ask(cache, embedder.At(0.97f));
-        }
+        await AskAtAsync(cache, embedder, 0.97f, times: 110);
 
         // The bound is met at 0.97 (every would-be hit is still verified here), and a verification at 0.99 finds another answer.
         Assert.True(cache.LearnedThreshold <= 0.97f);
@@ -167,10 +173,7 @@ public sealed class ErrorBoundedCacheTests : IDisposable
             o.VerificationRate = 0f;
         }, _ => "Use the reset link.");
         _ = await Ask(cache, "stored");
-        for (int i = 0; i < 110; i++)
-        {
-            _ = await Ask(cache, embedder.At(0.97f));
-        }
+        await AskAtAsync(cache, embedder, 0.97f, times: 110);
 
         ChatResponse hit = await Ask(cache, embedder.At(0.99f));
         Assert.True(IsHit(hit));
@@ -320,6 +323,27 @@ public sealed class ErrorBoundedCacheTests : IDisposable
         Assert.Equal(calls + 1, _inner.Calls);
     }
 
+    [Fact]
+    public async Task A_report_whose_ledger_fails_or_that_is_cancelled_first_loses_nothing()
+    {
+        FailingLedger ledger = new();
+        _inner.GetResponseAsyncCallback = (_, _, _) => Task.FromResult(Answer("Use the reset link."));
+        using SemanticCacheChatClient cache = new(_inner, new LexicalEmbeddingGenerator(), new SemanticCacheOptions { SimilarityThreshold = 0.5f }, ledger: ledger);
+        _ = await Ask(cache, "How do I reset my password?");
+        ChatResponse hit = await Ask(cache, "How can I reset the password of my account?");
+        Guid receipt = hit.GetCostReceipt()!.Id;
+
+        // Cancelled before it is taken: nothing happens, and the report can be made again.
+        _ = await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await cache.ReportWrongHitAsync(receipt, new CancellationToken(canceled: true)));
+        Assert.True(IsHit(await Ask(cache, "How can I reset the password of my account?")));
+
+        // A failing ledger is tried once (not with the caller's token) and logged; the entry still stops.
+        ledger.Fail = true;
+        Assert.True(await cache.ReportWrongHitAsync(receipt));
+        Assert.Equal(1, ledger.Failures);
+        Assert.False(IsHit(await Ask(cache, "How can I reset the password of my account?")));
+    }
+
     [Theory]
     [InlineData("How do I reset my password?", "how do i reset my password", true)]
     [InlineData("What's AI?", "  whats   AI ", true)]
@@ -391,6 +415,27 @@ public sealed class ErrorBoundedCacheTests : IDisposable
             bad(options);
             _ = Assert.Throws<OptionsValidationException>(() => new SemanticCacheChatClient(_inner, new LexicalEmbeddingGenerator(), options));
         }
+    }
+
+    private sealed class FailingLedger : ICostLedger
+    {
+        public bool Fail { get; set; }
+
+        public int Failures { get; private set; }
+
+        public ValueTask RecordAsync(CostReceipt receipt, CancellationToken cancellationToken = default)
+        {
+            if (!Fail)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            Failures++;
+            return ValueTask.FromException(new IOException("the ledger's database is down"));
+        }
+
+        public IAsyncEnumerable<CostLedgerRecord> QueryAsync(CostLedgerQuery query, CancellationToken cancellationToken = default) =>
+            AsyncEnumerable.Empty<CostLedgerRecord>();
     }
 
     private sealed class ScriptedJudge(Func<SemanticHitCandidate, bool> verdict) : ISemanticHitVerifier
