@@ -223,6 +223,21 @@ internal sealed class CompiledBudget
         TimeSpan offset = Zone.IsInvalidTime(unspecified) ? Zone.GetUtcOffset(unspecified.AddHours(-2)) : Zone.GetUtcOffset(unspecified);
         return new DateTimeOffset(unspecified, offset);
     }
+
+    // The state of this budget's counter line for a scope, in currency.
+    public BudgetStatus Status(CostScope scope, BudgetLine line, BudgetPeriod period, BudgetCounterState state) => new()
+    {
+        BudgetName = Name,
+        ScopeKey = ScopeKey(scope),
+        Window = Window,
+        WindowStart = period.Start,
+        ResetsAt = period.End,
+        Limit = line.Limit >= 0 ? BudgetMoney.ToCurrency(line.Limit) : null,
+        Spent = BudgetMoney.ToCurrency(state.Spent),
+        Reserved = BudgetMoney.ToCurrency(state.Reserved),
+        MaxCalls = line.MaxCalls >= 0 ? line.MaxCalls : null,
+        Calls = state.Calls,
+    };
 }
 
 // The window a call falls in: its id in counter keys, its bounds (null for a lifetime budget; for a rolling window,
