@@ -309,8 +309,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             bool covered = request.VerifyEntry is not null && await LearnAsync(request, answer.Text, CancellationToken.None);
             if (request.Vector is not null && !covered)
             {
-                PromptCacheEntry? entry = PromptCacheCapture.TryCreate(
-                    answer, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, answer.Usage, answer.ModelId), _timeProvider.GetUtcNow(), out string? reason);
+                PromptCacheEntry? entry = PromptCacheCapture.TryCreate(answer, request.Receipt, firstEntry, _allowToolCalls, _timeProvider.GetUtcNow(), out string? reason);
                 await StoreOrExplainAsync(request, entry, answer.ModelId, reason);
             }
 
@@ -375,7 +374,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
         {
             await SettleHitAsync(request, hit, lookup.similarity);
             PromptCacheEntry answer = hit.Answer;
-            foreach (ChatResponseUpdate update in answer.IsChunked ? answer.ToUpdates() : (IEnumerable<ChatResponseUpdate>)answer.ToResponse().ToChatResponseUpdates())
+            foreach (ChatResponseUpdate update in answer.ToReplay(answer.ToResponse()))
             {
                 yield return update;
             }
@@ -388,44 +387,34 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
             yield break;
         }
 
-        int firstEntry = request.Receipt.Entries.Length;
-        List<ChatResponseUpdate> captured = [];
-        bool completed = false;
-        bool sawReceipt = false;
-        try
+        await foreach (ChatResponseUpdate update in CacheStreams.RelayMissAsync(
+            InnerClient, messages, request.CreateForwardedOptions(), request.Receipt, keep: true, captured => SettleMissAsync(request, captured), cancellationToken))
         {
-            await foreach (ChatResponseUpdate update in InnerClient.GetStreamingResponseAsync(messages, request.CreateForwardedOptions(), cancellationToken))
-            {
-                captured.Add(update);
-                sawReceipt |= update.GetCostReceipt() is not null;
-                yield return update;
-            }
-
-            completed = true;
+            yield return update;
         }
-        finally
+    }
+
+    // A streamed miss is over: a text that could not be embedded has nothing to be stored under; a verified answer the
+    // stored one matched is covered by it; an unfinished one is not stored.
+    private async ValueTask SettleMissAsync(SemanticRequest request, CapturedStream captured)
+    {
+        if (captured.Completed)
         {
-            // A text that could not be embedded has nothing to be stored under; a verified answer the stored one matched
-            // is covered by it.
-            bool covered = completed && request.VerifyEntry is not null && await LearnAsync(request, captured.ToChatResponse().Text, CancellationToken.None);
-            if (completed && request.Vector is not null && !covered)
+            List<ChatResponseUpdate> updates = captured.Updates!;
+            bool covered = request.VerifyEntry is not null && await LearnAsync(request, updates.ToChatResponse().Text, CancellationToken.None);
+            if (request.Vector is not null && !covered)
             {
                 PromptCacheEntry? entry = PromptCacheCapture.TryCreate(
-                    captured, _coalesce, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, usage: null, modelId: null), _timeProvider.GetUtcNow(), out string? reason);
+                    updates, request.Receipt, captured.FirstEntry, _coalesce, _allowToolCalls, _timeProvider.GetUtcNow(), out string? reason);
                 await StoreOrExplainAsync(request, entry, modelId: null, reason);
             }
-            else if (!completed)
-            {
-                NotStored(modelId: null, PromptCacheCapture.Incomplete);
-            }
-
-            await SettleAsync(request, Outcome(request), avoided: null);
         }
-
-        if (!sawReceipt)
+        else
         {
-            yield return CacheSettlement.ReceiptUpdate(request.Receipt, modelId: null, responseId: null);
+            NotStored(modelId: null, PromptCacheCapture.Abandoned);
         }
+
+        await SettleAsync(request, Outcome(request), avoided: null);
     }
 
     private SemanticRequest? Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
@@ -737,8 +726,7 @@ public sealed class SemanticCacheChatClient : DelegatingChatClient
     {
         if (request.Context.IsCacheOnly)
         {
-            using IDisposable lease = await request.Context.AdmitProviderCallAsync(
-                messages, request.Options, request.Options?.ModelId ?? Metadata.DefaultModelId, batch: false, cancellationToken);
+            await CacheSettlement.RefuseProviderCallAsync(request.Context, messages, request.Options, Metadata.DefaultModelId, cancellationToken);
         }
     }
 

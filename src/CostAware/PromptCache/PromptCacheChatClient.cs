@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Collections.Frozen;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using CostAware.Internal;
@@ -37,24 +35,18 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
 {
     private const string StageName = "prompt-cache";
     private const string CacheName = "prompt";
-    private const int MaxCachedPartitions = 4096;
 
     private readonly HybridCache _cache;
-    private readonly PromptCacheKeyBuilder _keys;
+    private readonly PromptCacheKeys _keys;
     private readonly CallPricer _pricer;
     private readonly ICostLedger? _ledger;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly CostAwareMetrics _metrics;
-    private readonly FrozenSet<string> _sharedPartitions;
-    private readonly TimeSpan _timeToLive;
-    private readonly TimeSpan? _localTimeToLive;
     private readonly bool _coalesce;
     private readonly bool _allowToolCalls;
     private readonly bool _recordToLedger;
     private readonly CacheTelemetry _telemetry;
-    private readonly HybridCacheEntryOptions[] _defaultEntryOptions;
-    private readonly ConcurrentDictionary<(string? Tenant, string? Shared), (string Id, string[] Tags)> _partitions = new();
     private ChatClientMetadata? _metadata;
 
     /// <summary>Initializes a new instance of the <see cref="PromptCacheChatClient"/> class.</summary>
@@ -98,26 +90,17 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         PromptCacheOptionsValidation.ThrowIfInvalid(options);
 
         _cache = cache;
-        _keys = new PromptCacheKeyBuilder(options.KeyPrefix, options.KeyAlgorithm);
+        _keys = new PromptCacheKeys(options);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<PromptCacheChatClient>();
         _pricer = new CallPricer(priceCatalog ?? PriceCatalog.BuiltIn, _logger);
         _ledger = ledger;
         _timeProvider = timeProvider ?? TimeProvider.System;
         _metrics = metrics ?? CostAwareMetrics.Shared;
-        _sharedPartitions = options.SharedPartitions.ToFrozenSet(StringComparer.Ordinal);
-        _timeToLive = options.TimeToLive;
-        _localTimeToLive = options.LocalTimeToLive;
         _coalesce = options.CoalesceStreamingUpdates;
         _allowToolCalls = options.CacheToolCallResponses;
         _recordToLedger = options.RecordToLedger;
         _telemetry = new CacheTelemetry(CacheName, _metrics, options.IncludeScopeInMetrics);
 
-        // One shared options instance per combination of skipped read and skipped write, at the default lifetime.
-        _defaultEntryOptions = new HybridCacheEntryOptions[4];
-        for (int i = 0; i < _defaultEntryOptions.Length; i++)
-        {
-            _defaultEntryOptions[i] = CreateEntryOptions(skipRead: (i & 1) != 0, skipWrite: (i & 2) != 0, _timeToLive);
-        }
     }
 
     /// <summary>Gets the key a request would be stored under, or <see langword="null"/> when it would not be cached.</summary>
@@ -132,7 +115,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         ArgumentNullException.ThrowIfNull(messages);
         MessageChecks.ThrowIfInvalid(messages, nameof(messages));
         CacheControl? control = options.GetCacheControl();
-        return CacheTelemetry.IsBypassed(options, control) ? null : BuildKey(messages, options, control, options.ResolveCostScope(), out _);
+        return CacheTelemetry.IsBypassed(options, control) ? null : _keys.TryBuild(messages, options, Metadata, control, options.ResolveCostScope(), out _);
     }
 
     /// <summary>Removes one stored answer, from memory and from the distributed store.</summary>
@@ -156,7 +139,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
     /// cross-node invalidation messages.
     /// </remarks>
     public ValueTask InvalidateTenantAsync(string? tenant, CancellationToken cancellationToken = default) =>
-        _cache.RemoveByTagAsync(Partition(tenant, shared: null).Tags[1], cancellationToken);
+        _cache.RemoveByTagAsync(_keys.PartitionTag(tenant, shared: null), cancellationToken);
 
     /// <summary>Invalidates every answer stored in a shared partition.</summary>
     /// <param name="name">The shared partition's name.</param>
@@ -167,7 +150,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
     public ValueTask InvalidateSharedPartitionAsync(string name, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        return _cache.RemoveByTagAsync(Partition(tenant: null, name).Tags[1], cancellationToken);
+        return _cache.RemoveByTagAsync(_keys.PartitionTag(tenant: null, name), cancellationToken);
     }
 
     /// <summary>Invalidates every answer this stage stored (its key prefix), leaving the app's other cache entries alone.</summary>
@@ -284,8 +267,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
     private async ValueTask RefuseProviderCallAsync(IEnumerable<ChatMessage> messages, PromptCacheRequest request, CancellationToken cancellationToken)
     {
         RecordLookup("miss", request.Receipt.Scope, avoided: null);
-        using IDisposable lease = await request.Context.AdmitProviderCallAsync(
-            messages, request.Options, request.Options?.ModelId ?? Metadata.DefaultModelId, batch: false, cancellationToken);
+        await CacheSettlement.RefuseProviderCallAsync(request.Context, messages, request.Options, Metadata.DefaultModelId, cancellationToken);
     }
 
     // A context this stage opened is recorded and closed once no work charges it any more.
@@ -308,7 +290,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
 
         CostCallContext context = CostCallContext.FindOrOpen(options, _timeProvider, out bool owned);
         CostScope scope = context.Scope;
-        string? key = BuildKey(messages, options, control, scope, out string[] tags);
+        string? key = _keys.TryBuild(messages, options, Metadata, control, scope, out string[] tags);
         if (key is null)
         {
             Log.PromptCacheUnkeyable(_logger);
@@ -322,66 +304,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             return null;
         }
 
-        HybridCacheEntryOptions entryOptions = control is null
-            ? _defaultEntryOptions[0]
-            : control.TimeToLive is { } ttl
-                ? CreateEntryOptions(control.SkipRead, control.SkipWrite, ttl)
-                : _defaultEntryOptions[(control.SkipRead ? 1 : 0) | (control.SkipWrite ? 2 : 0)];
-
-        return new PromptCacheRequest(key, tags, entryOptions, context, ownsContext: owned, options);
-    }
-
-    private string? BuildKey(IEnumerable<ChatMessage> messages, ChatOptions? options, CacheControl? control, CostScope scope, out string[] tags)
-    {
-        string? shared = control?.SharedPartition;
-        if (shared is not null && !_sharedPartitions.Contains(shared))
-        {
-            throw new ArgumentException(
-                $"The request names the shared cache partition '{shared}', which PromptCacheOptions.SharedPartitions does not list. Add it there to let every tenant share its entries.",
-                nameof(options));
-        }
-
-        (string partitionId, tags) = Partition(shared is null ? scope.Tenant : null, shared);
-        return _keys.TryBuild(messages, options, Metadata, scope.Tenant, shared, partitionId);
-    }
-
-    // Partition ids and tag arrays are reused per tenant, up to a bound; beyond it they are built per call.
-    private (string Id, string[] Tags) Partition(string? tenant, string? shared)
-    {
-        if (_partitions.TryGetValue((tenant, shared), out (string Id, string[] Tags) partition))
-        {
-            return partition;
-        }
-
-        string id = PromptCacheKeyBuilder.PartitionId(tenant, shared);
-        partition = (id, [_keys.AllTag, _keys.PartitionTag(id)]);
-        if (_partitions.Count < MaxCachedPartitions)
-        {
-            _ = _partitions.TryAdd((tenant, shared), partition);
-        }
-
-        return partition;
-    }
-
-    private HybridCacheEntryOptions CreateEntryOptions(bool skipRead, bool skipWrite, TimeSpan timeToLive)
-    {
-        HybridCacheEntryFlags flags = HybridCacheEntryFlags.None;
-        if (skipRead)
-        {
-            flags |= HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableDistributedCacheRead;
-        }
-
-        if (skipWrite)
-        {
-            flags |= HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite;
-        }
-
-        return new HybridCacheEntryOptions
-        {
-            Expiration = timeToLive,
-            LocalCacheExpiration = _localTimeToLive is { } local && local < timeToLive ? local : timeToLive,
-            Flags = flags,
-        };
+        return new PromptCacheRequest(key, tags, _keys.EntryOptions(control), context, ownsContext: owned, options);
     }
 
     // The HybridCache factory: runs once per key for every concurrent caller, with the first caller's state.
@@ -460,7 +383,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
             if (miss.IsAbandoned)
             {
                 _ = miss.Updates!.Writer.TryComplete();
-                throw new PromptCacheNotStoredException(miss, "abandoned");
+                throw new PromptCacheNotStoredException(miss, PromptCacheCapture.Abandoned);
             }
 
             _ = miss.Updates!.Writer.TryComplete(ex);
@@ -468,18 +391,16 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         }
 
         _ = miss.Updates!.Writer.TryComplete();
-        return miss.IsAbandoned ? throw new PromptCacheNotStoredException(miss, "abandoned") : captured;
+        return miss.IsAbandoned ? throw new PromptCacheNotStoredException(miss, PromptCacheCapture.Abandoned) : captured;
     }
 
     // The entry to store for an answer, or null with the reason it is not stored. firstEntry is where the receipt
     // stood before the provider call, so that only that call's entries are kept as what the answer cost.
     private PromptCacheEntry? Capture(ChatResponse response, PromptCacheRequest request, int firstEntry, out string? notStoredReason) =>
-        PromptCacheCapture.TryCreate(
-            response, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, response.Usage, response.ModelId), _timeProvider.GetUtcNow(), out notStoredReason);
+        PromptCacheCapture.TryCreate(response, request.Receipt, firstEntry, _allowToolCalls, _timeProvider.GetUtcNow(), out notStoredReason);
 
     private PromptCacheEntry? Capture(List<ChatResponseUpdate> updates, PromptCacheRequest request, int firstEntry, out string? notStoredReason) =>
-        PromptCacheCapture.TryCreate(
-            updates, _coalesce, _allowToolCalls, CacheSettlement.StoredCalls(request.Receipt, firstEntry, usage: null, modelId: null), _timeProvider.GetUtcNow(), out notStoredReason);
+        PromptCacheCapture.TryCreate(updates, request.Receipt, firstEntry, _coalesce, _allowToolCalls, _timeProvider.GetUtcNow(), out notStoredReason);
 
     private ChatResponse? TryRehydrate(PromptCacheEntry entry)
     {
@@ -603,7 +524,7 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
     private IEnumerable<ChatResponseUpdate> ReplayHit(PromptCacheRequest request, PromptCacheEntry entry, ChatResponse hit)
     {
         SettleHit(request, entry);
-        foreach (ChatResponseUpdate update in entry.IsChunked ? entry.ToUpdates() : (IEnumerable<ChatResponseUpdate>)hit.ToChatResponseUpdates())
+        foreach (ChatResponseUpdate update in entry.ToReplay(hit))
         {
             yield return update;
         }
@@ -762,40 +683,25 @@ public sealed class PromptCacheChatClient : DelegatingChatClient
         }
     }
 
-    private async IAsyncEnumerable<ChatResponseUpdate> ForwardStreamAsync(
-        IEnumerable<ChatMessage> messages, PromptCacheRequest request, bool store, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        int firstEntry = request.Receipt.Entries.Length;
-        List<ChatResponseUpdate>? captured = store ? [] : null;
-        bool completed = false;
-        bool sawReceipt = false;
-        try
-        {
-            await foreach (ChatResponseUpdate update in InnerClient.GetStreamingResponseAsync(messages, request.CreateForwardedOptions(), cancellationToken))
+    private IAsyncEnumerable<ChatResponseUpdate> ForwardStreamAsync(
+        IEnumerable<ChatMessage> messages, PromptCacheRequest request, bool store, CancellationToken cancellationToken) =>
+        CacheStreams.RelayMissAsync(
+            InnerClient,
+            messages,
+            request.CreateForwardedOptions(),
+            request.Receipt,
+            keep: store,
+            async captured =>
             {
-                captured?.Add(update);
-                sawReceipt |= update.GetCostReceipt() is not null;
-                yield return update;
-            }
+                string? reason = captured.Completed ? null : PromptCacheCapture.Abandoned;
+                if (captured.Updates is not null && captured.Completed)
+                {
+                    await ReplaceAsync(request, Capture(captured.Updates, request, captured.FirstEntry, out reason));
+                }
 
-            completed = true;
-        }
-        finally
-        {
-            string? reason = completed ? null : "abandoned";
-            if (completed && captured is not null)
-            {
-                await ReplaceAsync(request, Capture(captured, request, firstEntry, out reason));
-            }
-
-            SettleMiss(request, modelId: null, reason);
-        }
-
-        if (!sawReceipt)
-        {
-            yield return CacheSettlement.ReceiptUpdate(request.Receipt, modelId: null, responseId: null);
-        }
-    }
+                SettleMiss(request, modelId: null, reason);
+            },
+            cancellationToken);
 
     private void RecordLookup(string result, CostScope scope, decimal? avoided) => _telemetry.Lookup(result, scope, avoided);
 

@@ -61,6 +61,14 @@ internal static class CacheSettlement
         return avoided;
     }
 
+    // A miss of a call that a budget admitted for cache hits only: the budgets holding it refuse any provider call, and
+    // asking them is how the refusal is raised, before the inner stages or any provider are asked.
+    public static async ValueTask RefuseProviderCallAsync(
+        CostCallContext context, IEnumerable<ChatMessage> messages, ChatOptions? options, string? defaultModelId, CancellationToken cancellationToken)
+    {
+        using IDisposable lease = await context.AdmitProviderCallAsync(messages, options, options?.ModelId ?? defaultModelId, batch: false, cancellationToken);
+    }
+
     // The last update of a stream whose stage owns the receipt.
     public static ChatResponseUpdate ReceiptUpdate(CostReceipt receipt, string? modelId, string? responseId) => new()
     {

@@ -15,6 +15,19 @@ internal static class PromptCacheCapture
     public const string Empty = "empty";
     public const string Unserializable = "unserializable";
 
+    public const string Abandoned = "abandoned";
+
+    // The entry for an answer whose provider calls are on the receipt from firstEntry on (or, without a metering stage,
+    // in its usage), or null with the reason it is not stored.
+    public static PromptCacheEntry? TryCreate(
+        ChatResponse response, CostReceipt receipt, int firstEntry, bool allowToolCalls, DateTimeOffset now, out string? notStoredReason) =>
+        TryCreate(response, allowToolCalls, CacheSettlement.StoredCalls(receipt, firstEntry, response.Usage, response.ModelId), now, out notStoredReason);
+
+    // The same for a streamed answer.
+    public static PromptCacheEntry? TryCreate(
+        IReadOnlyList<ChatResponseUpdate> updates, CostReceipt receipt, int firstEntry, bool coalesce, bool allowToolCalls, DateTimeOffset now, out string? notStoredReason) =>
+        TryCreate(updates, coalesce, allowToolCalls, CacheSettlement.StoredCalls(receipt, firstEntry, usage: null, modelId: null), now, out notStoredReason);
+
     public static PromptCacheEntry? TryCreate(
         ChatResponse response, bool allowToolCalls, StoredCall[] calls, DateTimeOffset now, out string? notStoredReason)
     {

@@ -85,6 +85,10 @@ internal sealed class PromptCacheEntry
         };
     }
 
+    // The stored answer as a stream: its own chunks when it was stored chunked, else the chunks of its response (the
+    // one ToResponse gave, so that it is not rehydrated twice).
+    public IEnumerable<ChatResponseUpdate> ToReplay(ChatResponse response) => IsChunked ? ToUpdates() : response.ToChatResponseUpdates();
+
     public List<ChatResponseUpdate> ToUpdates()
     {
         List<ChatResponseUpdate> updates = new(Segments.Length);
