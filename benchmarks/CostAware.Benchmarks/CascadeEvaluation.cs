@@ -174,7 +174,7 @@ internal static partial class CascadeEvaluation
     private static async Task<double> ScoreAsync(IAnswerScorer[] scorers, string question, string answer)
     {
         ChatResponse response = new(new ChatMessage(ChatRole.Assistant, answer)) { FinishReason = ChatFinishReason.Stop };
-        AnswerScoringContext context = new([new ChatMessage(ChatRole.User, question)], null, response, 0, CheapModel, _ => Task.FromResult(response));
+        AnswerScoringContext context = new([new ChatMessage(ChatRole.User, question)], null, response, 0, CheapModel, (_, _) => Task.FromResult(response));
         double score = 1;
         foreach (IAnswerScorer scorer in scorers)
         {

@@ -50,6 +50,16 @@ public static class CostAwareProperties
     /// </summary>
     public const string SemanticThreshold = "costaware.semantic.threshold";
 
+    /// <summary>
+    /// The response property (on a <see cref="Microsoft.Extensions.AI.ChatResponse"/>, or on any update of a stream) that
+    /// carries what the provider billed for that one call, in the catalog's currency: a <see cref="decimal"/>,
+    /// <see cref="double"/> or invariant-culture <see cref="string"/>, zero or more. Set it in the client that talks to a
+    /// gateway which returns the cost with the usage, or in a replay of recorded calls; the metering stage then records
+    /// that cost instead of the catalog's (<see cref="CostSource.Reported"/>). A value that is not a finite,
+    /// non-negative number is ignored and logged.
+    /// </summary>
+    public const string ReportedCost = "costaware.reported_cost";
+
     /// <summary>The key of the ticket id (a <see cref="string"/>) on the response of a call deferred with a ticket.</summary>
     public const string BatchTicket = "costaware.batch.ticket";
 

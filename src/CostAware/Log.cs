@@ -29,6 +29,8 @@ internal static partial class Log
     public const int BudgetUnmeteredEventId = 43;
     public const int CascadeEscalatedEventId = 70;
     public const int CascadeTierFailedEventId = 71;
+    public const int CascadeTierMeteredEventId = 72;
+    public const int CascadeScoringFailedEventId = 73;
 
     [LoggerMessage(UsageEstimatedEventId, LogLevel.Debug,
         "The provider reported no usage for a call to '{ModelId}'; its tokens were estimated.")]
@@ -129,4 +131,12 @@ internal static partial class Log
     [LoggerMessage(CascadeTierFailedEventId, LogLevel.Warning,
         "Cascade tier {Tier} ({Model}) failed; moving to the next tier.")]
     public static partial void CascadeTierFailed(ILogger logger, int tier, string? model, Exception exception);
+
+    [LoggerMessage(CascadeTierMeteredEventId, LogLevel.Information,
+        "Cascade tier {Tier} calls a client with no metering stage inside; the cascade meters its calls itself so that they are priced on the receipt and admitted by the budgets.")]
+    public static partial void CascadeTierMetered(ILogger logger, int tier);
+
+    [LoggerMessage(CascadeScoringFailedEventId, LogLevel.Warning,
+        "Scoring cascade tier {Tier}'s answer failed; the answer is not served and the request escalates.")]
+    public static partial void CascadeScoringFailed(ILogger logger, int tier, Exception exception);
 }

@@ -36,6 +36,12 @@ public sealed record class CostReceiptEntry
     /// <summary>Gets a value indicating whether the call was billed at batch prices.</summary>
     public bool IsBatch { get; init; }
 
+    /// <summary>
+    /// Gets where <see cref="Cost"/> comes from: the token counts at the catalog's prices, or the cost the provider (or
+    /// the app) reported for this very call under <see cref="CostAwareProperties.ReportedCost"/>.
+    /// </summary>
+    public CostSource CostSource { get; init; }
+
     /// <summary>Gets when the entry was recorded.</summary>
     public DateTimeOffset Timestamp { get; init; }
 

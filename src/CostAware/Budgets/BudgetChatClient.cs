@@ -206,7 +206,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
             // On success, failure and cancellation alike: what the inner stages spent is counted, the rest released.
             if (response is not null)
             {
-                PriceIfUnmetered(call, messages, forwarded!, response.Usage, response.ModelId, response.Text);
+                PriceIfUnmetered(call, messages, forwarded!, response.Usage, response.ModelId, response.Text, CallPricer.ReportedCost(response.AdditionalProperties));
                 (response.AdditionalProperties ??= [])[CostAwareProperties.Receipt] = call.Receipt;
             }
 
@@ -264,6 +264,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         bool receiptSent = false;
         long outputTokens = 0;
         string? stoppedBy = null;
+        object? reported = null;
         IAsyncEnumerator<ChatResponseUpdate>? updates = null;
         try
         {
@@ -277,7 +278,12 @@ public sealed class BudgetChatClient : DelegatingChatClient
                 started = true;
                 modelId ??= update.ModelId;
                 responseId ??= update.ResponseId;
-                receiptSent |= update.AdditionalProperties is not null && ReferenceEquals(update.GetCostReceipt(), call.Receipt);
+                if (update.AdditionalProperties is not null)
+                {
+                    receiptSent |= ReferenceEquals(update.GetCostReceipt(), call.Receipt);
+                    reported ??= CallPricer.ReportedCost(update.AdditionalProperties);
+                }
+
                 IList<AIContent> contents = update.Contents;
                 long produced = 0;
                 for (int i = 0; i < contents.Count; i++)
@@ -328,7 +334,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
 
             if (started)
             {
-                PriceIfUnmetered(call, messages, forwarded!, usage, modelId, text?.ToString());
+                PriceIfUnmetered(call, messages, forwarded!, usage, modelId, text?.ToString(), reported);
             }
 
             await _settler.FinishAsync(call, admission);
@@ -455,7 +461,8 @@ public sealed class BudgetChatClient : DelegatingChatClient
 
     // Without a metering stage inside, nothing put the call on the receipt: it is priced here, from the reported usage
     // or, failing that, from estimated tokens.
-    private void PriceIfUnmetered(BudgetCall call, IEnumerable<ChatMessage> messages, ChatOptions forwarded, UsageDetails? usage, string? responseModel, string? text)
+    private void PriceIfUnmetered(
+        BudgetCall call, IEnumerable<ChatMessage> messages, ChatOptions forwarded, UsageDetails? usage, string? responseModel, string? text, object? reportedCost)
     {
         if (call.Receipt.Entries.Length > call.FirstEntry)
         {
@@ -464,7 +471,8 @@ public sealed class BudgetChatClient : DelegatingChatClient
 
         string? modelId = responseModel ?? forwarded.ModelId ?? call.ModelId;
         bool estimated = UsageReader.ReadOrEstimate(usage, _estimator, messages, forwarded, modelId, text, out TokenCounts tokens, out _);
-        call.Receipt.Add(_pricer.Price(
-            CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, batch: false, _timeProvider.GetUtcNow(), StageName, mayThrow: false));
+        call.Receipt.Add(_pricer.WithReportedCost(
+            _pricer.Price(CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, batch: false, _timeProvider.GetUtcNow(), StageName, mayThrow: false),
+            reportedCost));
     }
 }

@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-
 namespace CostAware;
 
 /// <summary>
@@ -7,51 +5,46 @@ namespace CostAware;
 /// not (a model unsure of its answer tends to give different ones). The second call is metered like any other.
 /// </summary>
 /// <remarks>
-/// Answers agree when their final numbers are equal (the last number in each), or, for answers without numbers,
-/// when their normalised text (lower case, words only) is equal. Thread-safe; use <see cref="Instance"/>.
+/// At temperature 0, or on recorded answers, a second sample agrees by construction and only doubles the cost: give the
+/// scorer a temperature, or compare with another model (<see cref="TierAgreementAnswerScorer"/>). Thread-safe.
 /// </remarks>
-public sealed partial class AgreementAnswerScorer : IAnswerScorer
+public sealed class AgreementAnswerScorer : IAnswerScorer
 {
-    private AgreementAnswerScorer()
+    private readonly IAnswerEquivalence _equivalence;
+    private readonly float? _temperature;
+
+    /// <summary>Initializes a new instance of the <see cref="AgreementAnswerScorer"/> class.</summary>
+    /// <param name="equivalence">How answers are compared; <see cref="AnswerEquivalence.FinalNumber"/> when <see langword="null"/>.</param>
+    /// <param name="temperature">The temperature of the second sample; <see langword="null"/> keeps the request's.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="temperature"/> is negative or not a number.</exception>
+    public AgreementAnswerScorer(IAnswerEquivalence? equivalence = null, float? temperature = null)
     {
+        if (temperature is { } t && !(t >= 0f))
+        {
+            throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "The temperature must be zero or more.");
+        }
+
+        _equivalence = equivalence ?? AnswerEquivalence.FinalNumber;
+        _temperature = temperature;
     }
 
-    /// <summary>Gets the scorer.</summary>
+    /// <summary>Gets the scorer that compares final numbers (or normalised text) at the request's temperature.</summary>
     public static AgreementAnswerScorer Instance { get; } = new();
 
     /// <inheritdoc />
     public async ValueTask<AnswerScore> ScoreAsync(AnswerScoringContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        Microsoft.Extensions.AI.ChatResponse second = await context.ResampleAsync(cancellationToken);
-        return Agree(context.Response.Text, second.Text)
+        Microsoft.Extensions.AI.ChatResponse second = await (_temperature is { } t ? context.SampleAsync(t, cancellationToken) : context.ResampleAsync(cancellationToken));
+        return await _equivalence.AreEquivalentAsync(context.Response.Text, second.Text, cancellationToken)
             ? new AnswerScore(1d, "a second sample agrees")
             : new AnswerScore(0d, "a second sample disagrees");
     }
 
     internal static bool Agree(string first, string second)
     {
-        string? a = FinalNumber(first);
-        string? b = FinalNumber(second);
-        if (a is not null || b is not null)
-        {
-            return a == b;
-        }
-
-        return string.Equals(Normalise(first), Normalise(second), StringComparison.Ordinal);
+        string? a = AnswerEquivalence.LastNumber(first);
+        string? b = AnswerEquivalence.LastNumber(second);
+        return a is not null || b is not null ? a == b : AnswerEquivalence.Normalize(first) == AnswerEquivalence.Normalize(second);
     }
-
-    private static string? FinalNumber(string text)
-    {
-        MatchCollection numbers = Number().Matches(text);
-        return numbers.Count == 0 ? null : numbers[^1].Value.Replace(",", string.Empty, StringComparison.Ordinal).TrimEnd('.').TrimStart('+');
-    }
-
-    private static string Normalise(string text) => string.Join(' ', Word().Matches(text.ToUpperInvariant()).Select(static m => m.Value));
-
-    [GeneratedRegex(@"[-+]?\d[\d,]*(?:\.\d+)?", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
-    private static partial Regex Number();
-
-    [GeneratedRegex(@"\w+", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
-    private static partial Regex Word();
 }

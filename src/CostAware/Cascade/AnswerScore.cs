@@ -1,3 +1,5 @@
+using Microsoft.Extensions.AI;
+
 namespace CostAware;
 
 /// <summary>A scorer's verdict on an answer: a score in [0, 1] (higher is better) and the reason for it.</summary>
@@ -25,4 +27,11 @@ public readonly record struct AnswerScore
 
     /// <summary>Gets why.</summary>
     public string Reason { get; }
+
+    /// <summary>
+    /// Gets an answer already paid for to serve in place of the tier's own when this score accepts it: the majority
+    /// answer of several samples, or another tier's answer the tier's agreed with. <see langword="null"/> serves the
+    /// tier's answer.
+    /// </summary>
+    public ChatResponse? Answer { get; init; }
 }

@@ -9,6 +9,48 @@ public static class CascadeCalibration
 {
     private const int MaxCandidatesPerTier = 64;
 
+    /// <summary>
+    /// Collects every tier's outcome on labelled requests through a real cascade stage: each tier is asked (metered,
+    /// with its cost from the receipt: the catalog's prices, or the cost the provider reported), its answer scored by the
+    /// tier's scorers whatever its threshold (the last tier is not scored), and graded by the app. The result is what
+    /// <see cref="Calibrate"/> and <see cref="Evaluate"/> take.
+    /// </summary>
+    /// <param name="cascade">The stage, built with the tiers and scorers to calibrate (its thresholds are ignored).</param>
+    /// <param name="requests">The labelled requests' messages.</param>
+    /// <param name="grade">
+    /// The quality of an answer, in [0, 1] (1 right, 0 wrong), given the request's index in <paramref name="requests"/>,
+    /// the tier, and the answer.
+    /// </param>
+    /// <param name="options">The options every request is sent with (the cascade sets each tier's model), or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the collection.</param>
+    /// <returns>Per request, one outcome per tier, cheapest tier first.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">A tier's call could not be priced, or a grade is not in [0, 1].</exception>
+    /// <remarks>
+    /// A scorer's call to another tier (<see cref="TierAgreementAnswerScorer"/>) is charged to the tier whose scorer made
+    /// it, and that tier's own outcome then costs nothing more, as in a real run of the full chain.
+    /// </remarks>
+    public static async Task<IReadOnlyList<IReadOnlyList<CascadeTierOutcome>>> CollectAsync(
+        ModelCascadeChatClient cascade,
+        IReadOnlyList<IReadOnlyList<Microsoft.Extensions.AI.ChatMessage>> requests,
+        Func<int, int, Microsoft.Extensions.AI.ChatResponse, double> grade,
+        Microsoft.Extensions.AI.ChatOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(cascade);
+        ArgumentNullException.ThrowIfNull(requests);
+        ArgumentNullException.ThrowIfNull(grade);
+        List<IReadOnlyList<CascadeTierOutcome>> outcomes = new(requests.Count);
+        for (int i = 0; i < requests.Count; i++)
+        {
+            int index = i;
+            outcomes.Add(await cascade.CollectOutcomesAsync(
+                requests[i], options?.Clone(), (response, tier) => grade(index, tier, response), cancellationToken));
+        }
+
+        return outcomes;
+    }
+
     /// <summary>Chooses thresholds that reach <paramref name="targetQuality"/> at least cost, and reports the cost/quality curve.</summary>
     /// <param name="examples">Per example, one outcome per tier, cheapest tier first; every example has every tier.</param>
     /// <param name="targetQuality">The mean quality to reach, in [0, 1].</param>
@@ -33,6 +75,11 @@ public static class CascadeCalibration
         if (tiers < 2 || examples.Any(e => e.Count != tiers))
         {
             throw new ArgumentException("Every example needs one outcome per tier, and a cascade at least two tiers.", nameof(examples));
+        }
+
+        if (examples.Any(static e => e.Any(static o => !(o.Score >= 0d && o.Score <= 1d) || !(o.Quality >= 0d && o.Quality <= 1d) || o.Cost < 0m)))
+        {
+            throw new ArgumentException("Every outcome needs a score and a quality in [0, 1] and a cost of zero or more.", nameof(examples));
         }
 
         // Candidate thresholds per tier: its distinct scores (at most 64, by quantile), and "never serve".
@@ -75,8 +122,17 @@ public static class CascadeCalibration
             }
         }
 
-        CascadeCalibrationPoint? met = curve.FirstOrDefault(p => p.Quality >= targetQuality);
-        return new CascadeCalibrationResult { Chosen = met ?? curve[^1], TargetMet = met is not null, Curve = curve };
+        // The strongest tier alone is a setting of its own, off the frontier when a cascade beats it on both.
+        CascadeCalibrationPoint alone = points.First(static p => !p.IsCascade);
+        CascadeCalibrationPoint? met = curve.FirstOrDefault(p => p.IsCascade && p.Quality >= targetQuality);
+        bool aloneMeets = alone.Quality >= targetQuality;
+        return new CascadeCalibrationResult
+        {
+            Chosen = met ?? (aloneMeets ? alone : curve[^1]),
+            TargetMet = met is not null,
+            StrongestAloneMeetsTarget = aloneMeets,
+            Curve = curve,
+        };
     }
 
     /// <summary>Replays the examples through the tiers at the given thresholds.</summary>

@@ -3,11 +3,20 @@ namespace CostAware;
 /// <summary>The thresholds <see cref="CascadeCalibration.Calibrate"/> chose, and the cost/quality curve it chose them from.</summary>
 public sealed record class CascadeCalibrationResult
 {
-    /// <summary>Gets the chosen setting: the cheapest that meets the target, or the best quality when none does.</summary>
+    /// <summary>
+    /// Gets the chosen setting: the cheapest real cascade that meets the target; when none does, the strongest tier alone
+    /// if it meets the target, else the setting of best quality. Apply it with <see cref="CascadeCalibrationPoint.Apply"/>.
+    /// </summary>
     public required CascadeCalibrationPoint Chosen { get; init; }
 
-    /// <summary>Gets a value indicating whether the chosen setting meets the target quality.</summary>
+    /// <summary>
+    /// Gets a value indicating whether a real cascade (one that serves some requests from a cheaper tier) meets the target
+    /// quality. <see langword="false"/> when only the strongest tier alone does: no cascade pays on this data.
+    /// </summary>
     public bool TargetMet { get; init; }
+
+    /// <summary>Gets a value indicating whether the strongest tier alone meets the target quality.</summary>
+    public bool StrongestAloneMeetsTarget { get; init; }
 
     /// <summary>Gets the cost/quality frontier: settings no other setting beats on both, cheapest first.</summary>
     public required IReadOnlyList<CascadeCalibrationPoint> Curve { get; init; }

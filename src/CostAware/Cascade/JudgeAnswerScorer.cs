@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.AI;
 
@@ -36,11 +37,21 @@ public sealed partial class JudgeAnswerScorer : IAnswerScorer
     public async ValueTask<AnswerScore> ScoreAsync(AnswerScoringContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        string question = context.Messages.LastOrDefault(static m => m.Role == ChatRole.User)?.Text ?? string.Empty;
+        // The whole conversation the answer replies to (system prompt and few-shot examples included), then the answer.
+        StringBuilder transcript = new();
+        foreach (ChatMessage message in context.Messages)
+        {
+            string text = message.Text;
+            if (text.Length > 0)
+            {
+                _ = transcript.Append('[').Append(message.Role.Value).Append("]\n").Append(text).Append("\n\n");
+            }
+        }
+
         ChatMessage[] prompt =
         [
             new(ChatRole.System, _rubric + " Reply with one line: GRADE: <0-10>, then one short sentence why."),
-            new(ChatRole.User, $"Question:\n{question}\n\nAnswer:\n{context.Response.Text}"),
+            new(ChatRole.User, $"Conversation:\n{transcript}Answer to grade (the assistant's reply to the last message):\n{context.Response.Text}"),
         ];
         ChatOptions options = new() { ModelId = _modelId, Temperature = 0, MaxOutputTokens = 80 };
         if (CostCallContext.Find(context.Options) is { } call)

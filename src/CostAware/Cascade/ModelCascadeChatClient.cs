@@ -33,7 +33,8 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
 {
 
     private readonly CascadeTier[] _tiers;
-    private readonly IAnswerScorer[] _scorers;
+    private readonly IChatClient?[] _clients;
+    private readonly IAnswerScorer[][] _scorers;
     private readonly CascadeScoreCombination _combination;
     private readonly ICascadeRouter? _router;
     private readonly ResiliencePipeline[] _pipelines;
@@ -51,7 +52,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
     /// <param name="timeProvider">The clock for timeouts and breakers; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
     /// <param name="loggerFactory">Where the stage logs, or <see langword="null"/>.</param>
     /// <exception cref="ArgumentNullException"><paramref name="innerClient"/> or <paramref name="options"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">The options have no tiers, or a threshold outside [0, 1].</exception>
+    /// <exception cref="ArgumentException">The options have no tiers, or a threshold that is negative or not a number.</exception>
     public ModelCascadeChatClient(
         IChatClient innerClient, ModelCascadeOptions options, IPriceCatalog? priceCatalog = null, ICostLedger? ledger = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
         : base(innerClient)
@@ -66,14 +67,16 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         for (int i = 0; i < copy.Tiers.Count; i++)
         {
             double threshold = copy.Tiers[i].AcceptThreshold;
-            if (!(threshold >= 0d && threshold <= 1d))
+            if (!(threshold >= 0d))
             {
-                throw new ArgumentException($"Cascade:Tiers:{i}:AcceptThreshold ({threshold}) must be in [0, 1].", nameof(options));
+                throw new ArgumentException(
+                    $"Cascade:Tiers:{i}:AcceptThreshold ({threshold}) must be 0 or more (scores are in [0, 1]; above 1 never serves the tier).", nameof(options));
             }
         }
 
         _tiers = [.. copy.Tiers];
-        _scorers = copy.Scorers.Count == 0 ? [StructuralAnswerScorer.Instance] : [.. copy.Scorers];
+        IAnswerScorer[] shared = copy.Scorers.Count == 0 ? [StructuralAnswerScorer.Instance] : [.. copy.Scorers];
+        _scorers = [.. _tiers.Select(tier => tier.Scorers.Count == 0 ? shared : [.. tier.Scorers])];
         _combination = copy.Combination;
         _router = copy.Router;
         _minimumBudgetToEscalate = copy.MinimumBudgetToEscalate;
@@ -82,6 +85,26 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         _timeProvider = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ModelCascadeChatClient>();
         _pipelines = [.. _tiers.Select(_ => BuildPipeline(copy, _timeProvider))];
+
+        // A tier whose calls no metering stage sees would be free on the receipt and never admitted by the budgets: the
+        // cascade meters such a client itself (a metering stage outside the cascade strips the call context, so it
+        // cannot do it).
+        IChatClient? meteredInner = null;
+        _clients = new IChatClient?[_tiers.Length];
+        for (int i = 0; i < _tiers.Length; i++)
+        {
+            IChatClient client = _tiers[i].Client ?? innerClient;
+            if (client.GetService(typeof(TokenMeteringChatClient)) is not null)
+            {
+                _clients[i] = client;
+                continue;
+            }
+
+            Log.CascadeTierMetered(_logger, i);
+            _clients[i] = _tiers[i].Client is null
+                ? meteredInner ??= Meter(innerClient, loggerFactory)
+                : Meter(client, loggerFactory);
+        }
     }
 
     /// <inheritdoc />
@@ -95,7 +118,8 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         try
         {
             int first = await StartTierAsync(list, options, cancellationToken);
-            CascadeRun run = await RunTiersAsync(list, options, call, first, includeLast: true, cancellationToken);
+            CascadeRequest request = new(this, list, options, call);
+            CascadeRun run = await RunTiersAsync(request, first, includeLast: true, cancellationToken);
             if (run.Served is not { } served)
             {
                 // Every tier failed: the last error is the caller's.
@@ -131,7 +155,17 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         try
         {
             int first = await StartTierAsync(messages, options, cancellationToken);
-            CascadeRun run = await RunTiersAsync(messages, options, call, first, includeLast: false, cancellationToken);
+            CascadeRequest request = new(this, messages, options, call);
+            CascadeRun run = await RunTiersAsync(request, first, includeLast: false, cancellationToken);
+            int last = _tiers.Length - 1;
+            if (run.Served is null && request.PaidAnswer(last) is { } paid)
+            {
+                // A scorer already asked the last tier: its answer is served, not asked for again.
+                run.Served = paid.Response;
+                run.ServedCall = paid;
+                run.Attempts.Add(new CascadeAttempt { Tier = last, ModelId = paid.Response.ModelId ?? _tiers[last].ModelId, Cost = 0m, Served = true, Reason = "last tier (answer already paid for)" });
+            }
+
             if (run.Served is { } served)
             {
                 foreach (ChatResponseUpdate update in served.ToChatResponseUpdates())
@@ -141,16 +175,15 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
             }
             else
             {
-                int last = _tiers.Length - 1;
                 int before = receipt.Entries.Length;
-                IChatClient client = _tiers[last].Client ?? InnerClient;
                 string? modelId = null;
-                await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(messages, TierOptions(last, options, call), cancellationToken))
+                await foreach (ChatResponseUpdate update in _clients[last]!.GetStreamingResponseAsync(messages, TierOptions(last, options, call), cancellationToken))
                 {
                     modelId ??= update.ModelId;
                     yield return update;
                 }
 
+                run.ServedCall = new TierCall(null!, before, receipt.Entries.Length);
                 run.Attempts.Add(new CascadeAttempt { Tier = last, ModelId = modelId ?? _tiers[last].ModelId, Cost = SpentSince(receipt, before), Served = true, Reason = "last tier" });
             }
 
@@ -166,33 +199,68 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         }
     }
 
+    // Every tier's outcome on one labelled request, for calibration: each tier is asked once (a scorer's question to
+    // another tier shares its answer, as in a real run, and is charged to the tier whose scorer asked), scored by its
+    // scorers whatever its threshold (the last tier is not scored), and graded.
+    internal async Task<CascadeTierOutcome[]> CollectOutcomesAsync(
+        IReadOnlyList<ChatMessage> messages, ChatOptions? options, Func<ChatResponse, int, double> grade, CancellationToken cancellationToken)
+    {
+        CostCallContext call = CostCallContext.FindOrOpen(options, _timeProvider, out bool owned);
+        try
+        {
+            CascadeRequest request = new(this, messages, options, call);
+            CascadeTierOutcome[] outcomes = new CascadeTierOutcome[_tiers.Length];
+            for (int tier = 0; tier < _tiers.Length; tier++)
+            {
+                int before = call.Receipt.Entries.Length;
+                ChatResponse response = (await request.AnswerAsync(tier, cancellationToken)).Response;
+                double score = tier == _tiers.Length - 1 ? 1d : (await ScoreAsync(request, tier, response, cancellationToken, always: true)).Score;
+                decimal cost = SpentSince(call.Receipt, before)
+                    ?? throw new InvalidOperationException($"Tier {tier}'s calls could not be priced: add its model to the price catalog, or report the cost with CostAwareProperties.ReportedCost.");
+                double quality = grade(response, tier);
+                if (!(quality >= 0d && quality <= 1d))
+                {
+                    throw new InvalidOperationException($"The grade of tier {tier}'s answer is {quality}; grades must be in [0, 1].");
+                }
+
+                outcomes[tier] = new CascadeTierOutcome(score, quality, cost);
+            }
+
+            return outcomes;
+        }
+        finally
+        {
+            await FinishAsync(call, owned);
+        }
+    }
+
     // A context this stage opened is recorded once, when the request is over, and closed.
     private ValueTask FinishAsync(CostCallContext call, bool owned) =>
         owned ? CacheSettlement.CompleteAsync(call, _ledger, _logger) : ValueTask.CompletedTask;
 
     // Calls the tiers from the first, scoring each answer, until one is served; the last tier's answer is served
-    // regardless when it is included, and left to the caller (to stream) when it is not.
-    private async Task<CascadeRun> RunTiersAsync(
-        IReadOnlyList<ChatMessage> list, ChatOptions? options, CostCallContext call, int first, bool includeLast, CancellationToken cancellationToken)
+    // regardless when it is included, and left to the caller (to stream) when it is not. A tier whose answer a scorer
+    // already asked for is not asked again.
+    private async Task<CascadeRun> RunTiersAsync(CascadeRequest request, int first, bool includeLast, CancellationToken cancellationToken)
     {
-        CostReceipt receipt = call.Receipt;
+        CostReceipt receipt = request.Call.Receipt;
         CascadeRun run = new();
-        (ChatResponse Response, int Tier)? inHand = null;
+        (ChatResponse Response, TierCall Call)? inHand = null;
         int end = includeLast ? _tiers.Length : _tiers.Length - 1;
         for (int tier = first; tier < end && run.Served is null; tier++)
         {
             int before = receipt.Entries.Length;
             bool last = tier == _tiers.Length - 1;
-            ChatOptions forwarded = TierOptions(tier, options, call);
-            ChatResponse response;
+            TierCall called;
             try
             {
-                response = await CallAsync(tier, list, forwarded, cancellationToken);
+                called = await request.AnswerAsync(tier, cancellationToken);
             }
             catch (BudgetExceededException refused) when (inHand is { } held)
             {
                 // The budgets have no room for a dearer tier: the answer in hand is served rather than none.
                 run.Served = held.Response;
+                run.ServedCall = held.Call;
                 run.StoppedByBudget = true;
                 run.Attempts.Add(new CascadeAttempt { Tier = tier, ModelId = _tiers[tier].ModelId, Error = refused.Message, Reason = "refused by the budget" });
                 Log.CascadeTierFailed(_logger, tier, _tiers[tier].ModelId, refused);
@@ -206,21 +274,24 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
                 continue;
             }
 
+            ChatResponse response = called.Response;
+            string paidNote = called.From < before ? " (answer already paid for)" : string.Empty;
             if (last)
             {
                 run.Served = response;
-                run.Attempts.Add(new CascadeAttempt { Tier = tier, ModelId = response.ModelId ?? _tiers[tier].ModelId, Cost = SpentSince(receipt, before), Served = true, Reason = "last tier" });
+                run.ServedCall = called;
+                run.Attempts.Add(new CascadeAttempt { Tier = tier, ModelId = response.ModelId ?? _tiers[tier].ModelId, Cost = SpentSince(receipt, before), Served = true, Reason = "last tier" + paidNote });
                 break;
             }
 
-            AnswerScore score = await ScoreAsync(tier, list, forwarded, response, cancellationToken);
+            AnswerScore score = await ScoreAsync(request, tier, response, cancellationToken);
             bool accepted = score.Score >= _tiers[tier].AcceptThreshold;
-            if (!accepted && await BudgetTooLowAsync(call, cancellationToken) is { } left)
+            if (!accepted && await BudgetTooLowAsync(request.Call, cancellationToken) is { } left)
             {
                 // Escalating would spend money the budgets no longer have: the answer in hand is served.
                 accepted = true;
                 run.StoppedByBudget = true;
-                score = new AnswerScore(score.Score, $"{score.Reason}; served anyway: the budget has {left:0.######} left");
+                score = new AnswerScore(score.Score, $"{score.Reason}; served anyway: the budget has {left:0.######} left") { Answer = score.Answer };
             }
 
             run.Attempts.Add(new CascadeAttempt
@@ -229,16 +300,18 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
                 ModelId = response.ModelId ?? _tiers[tier].ModelId,
                 Cost = SpentSince(receipt, before),
                 Score = score.Score,
-                Reason = score.Reason,
+                Reason = score.Reason + paidNote,
                 Served = accepted,
             });
             if (accepted)
             {
-                run.Served = response;
+                // A scorer may serve an answer it already paid for (a majority of samples) in place of the tier's own.
+                run.Served = score.Answer ?? response;
+                run.ServedCall = called;
             }
             else
             {
-                inHand = (response, tier);
+                inHand = (response, called);
                 Log.CascadeEscalated(_logger, tier, score.Score, _tiers[tier].AcceptThreshold, score.Reason);
             }
         }
@@ -246,9 +319,74 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         return run;
     }
 
+    // The answers of one request's tiers, each asked at most once: by the cascade when it reaches the tier, or earlier
+    // by a scorer comparing with it; a later use gets the answer already paid for (or the same failure).
+    private sealed class CascadeRequest(ModelCascadeChatClient owner, IReadOnlyList<ChatMessage> messages, ChatOptions? options, CostCallContext call)
+    {
+        private readonly Dictionary<int, Task<TierCall>> _answers = [];
+
+        public IReadOnlyList<ChatMessage> Messages => messages;
+
+        public ChatOptions? Options => options;
+
+        public CostCallContext Call => call;
+
+        public async Task<TierCall> AnswerAsync(int tier, CancellationToken cancellationToken)
+        {
+            TaskCompletionSource<TierCall>? mine = null;
+            Task<TierCall> answer;
+            lock (_answers)
+            {
+                if (!_answers.TryGetValue(tier, out answer!))
+                {
+                    // Claimed here, called outside the lock: a second asker waits for this call rather than making its own.
+                    mine = new TaskCompletionSource<TierCall>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    answer = mine.Task;
+                    _answers[tier] = answer;
+                }
+            }
+
+            if (mine is not null)
+            {
+                try
+                {
+                    mine.SetResult(await owner.CallTierAsync(tier, messages, owner.TierOptions(tier, options, call), call.Receipt, cancellationToken));
+                }
+                catch (OperationCanceledException ex)
+                {
+                    _ = mine.TrySetCanceled(ex.CancellationToken);
+                }
+                catch (Exception ex)
+                {
+                    _ = mine.TrySetException(ex);
+                }
+            }
+
+#pragma warning disable VSTHRD003 // This request's own call for the tier, made above or by an earlier asker.
+            return await answer;
+#pragma warning restore VSTHRD003
+        }
+
+        // The answer of a tier a scorer already asked, when it succeeded.
+        public TierCall? PaidAnswer(int tier)
+        {
+            lock (_answers)
+            {
+#pragma warning disable VSTHRD002 // Read only once the task has completed successfully.
+                return _answers.TryGetValue(tier, out Task<TierCall>? answer) && answer.IsCompletedSuccessfully ? answer.Result : null;
+#pragma warning restore VSTHRD002
+            }
+        }
+    }
+
+    // One tier's answer, and where its call's entries are on the receipt (From to To, exclusive).
+    private sealed record class TierCall(ChatResponse Response, int From, int To);
+
     private sealed class CascadeRun
     {
         public ChatResponse? Served { get; set; }
+
+        public TierCall? ServedCall { get; set; }
 
         public List<CascadeAttempt> Attempts { get; } = [];
 
@@ -292,26 +430,69 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         return forwarded;
     }
 
-    private Task<ChatResponse> CallAsync(int tier, IReadOnlyList<ChatMessage> messages, ChatOptions options, CancellationToken cancellationToken)
+    private async Task<TierCall> CallTierAsync(int tier, IReadOnlyList<ChatMessage> messages, ChatOptions options, CostReceipt receipt, CancellationToken cancellationToken)
     {
-        IChatClient client = _tiers[tier].Client ?? InnerClient;
-        return _pipelines[tier].ExecuteAsync(
-            static async (state, ct) => await state.client.GetResponseAsync(state.messages, state.options, ct),
-            (client, messages, options),
-            cancellationToken).AsTask();
+        int from = receipt.Entries.Length;
+        ChatResponse response = await CallAsync(tier, messages, options, cancellationToken);
+        return new TierCall(response, from, receipt.Entries.Length);
     }
 
-    private async Task<AnswerScore> ScoreAsync(int tier, IReadOnlyList<ChatMessage> messages, ChatOptions options, ChatResponse response, CancellationToken cancellationToken)
+    private Task<ChatResponse> CallAsync(int tier, IReadOnlyList<ChatMessage> messages, ChatOptions options, CancellationToken cancellationToken) =>
+        _pipelines[tier].ExecuteAsync(
+            static async (state, ct) => await state.client.GetResponseAsync(state.messages, state.options, ct),
+            (client: _clients[tier]!, messages, options),
+            cancellationToken).AsTask();
+
+    private TokenMeteringChatClient Meter(IChatClient client, ILoggerFactory? loggerFactory) =>
+        new TokenMeteringChatClient(client, _catalog, ledger: null, tokenEstimator: null, new TokenMeteringOptions { RecordToLedger = false }, _timeProvider, loggerFactory);
+
+    // The tier's scorers' verdict, combined. A threshold of 0 serves without scoring (nothing is paid for it); a scorer
+    // that fails is no verdict, and the request escalates.
+    private async Task<AnswerScore> ScoreAsync(CascadeRequest request, int tier, ChatResponse response, CancellationToken cancellationToken, bool always = false)
     {
-        AnswerScoringContext context = new(messages, options, response, tier, response.ModelId ?? _tiers[tier].ModelId, ct => CallAsync(tier, messages, options, ct));
+        if (_tiers[tier].AcceptThreshold <= 0d && !always)
+        {
+            return new AnswerScore(1d, "served without scoring (threshold 0)");
+        }
+
+        ChatOptions options = TierOptions(tier, request.Options, request.Call);
+        AnswerScoringContext context = new(
+            request.Messages,
+            options,
+            response,
+            tier,
+            response.ModelId ?? _tiers[tier].ModelId,
+            (temperature, ct) => CallAsync(tier, request.Messages, temperature is null ? options : WithTemperature(options, temperature.Value), ct),
+            async (other, ct) =>
+            {
+                if ((uint)other >= (uint)_tiers.Length)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(other), other, $"The cascade has tiers 0 to {_tiers.Length - 1}.");
+                }
+
+                return (await request.AnswerAsync(other, ct)).Response;
+            });
+        IAnswerScorer[] scorers = _scorers[tier];
         double minimum = 1d, sum = 0d;
         string? weakest = null;
+        ChatResponse? answer = null;
         List<string> reasons = [];
-        foreach (IAnswerScorer scorer in _scorers)
+        foreach (IAnswerScorer scorer in scorers)
         {
-            AnswerScore score = await scorer.ScoreAsync(context, cancellationToken);
+            AnswerScore score;
+            try
+            {
+                score = await scorer.ScoreAsync(context, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                Log.CascadeScoringFailed(_logger, tier, ex);
+                return new AnswerScore(0d, $"scoring failed: {Describe(ex)}");
+            }
+
             sum += score.Score;
             reasons.Add(score.Reason);
+            answer ??= score.Answer;
             if (weakest is null || score.Score < minimum)
             {
                 minimum = score.Score;
@@ -319,9 +500,16 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
             }
         }
 
-        double combined = _combination == CascadeScoreCombination.Minimum ? minimum : sum / _scorers.Length;
+        double combined = _combination == CascadeScoreCombination.Minimum ? minimum : sum / scorers.Length;
         string? reason = _combination == CascadeScoreCombination.Minimum ? weakest : string.Join("; ", reasons);
-        return new AnswerScore(Math.Clamp(combined, 0d, 1d), reason ?? "no scorer");
+        return new AnswerScore(Math.Clamp(combined, 0d, 1d), reason ?? "no scorer") { Answer = answer };
+    }
+
+    private static ChatOptions WithTemperature(ChatOptions options, float temperature)
+    {
+        ChatOptions copy = options.Clone();
+        copy.Temperature = temperature;
+        return copy;
     }
 
     private CascadeReport Report(CascadeRun run, int start, CostReceipt receipt)
@@ -333,15 +521,19 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
             spent += attempt.Cost ?? 0m;
         }
 
-        // What the strongest tier would have cost: its prices, the input the served call was billed for, and the
-        // served answer's output.
+        // What the strongest tier would have cost: its prices, the input the served tier's own call was billed for,
+        // and that call's output (never a judge's or a sample's call, which come after it on the receipt).
         decimal? strongest = null;
         CostReceiptEntry? servedEntry = null;
-        foreach (CostReceiptEntry entry in receipt.Entries)
+        if (run.ServedCall is { } served)
         {
-            if (entry.Kind == CostEntryKind.ProviderCall)
+            var entries = receipt.Entries;
+            for (int i = served.From; i < served.To && i < entries.Length; i++)
             {
-                servedEntry = entry;
+                if (entries[i].Kind == CostEntryKind.ProviderCall)
+                {
+                    servedEntry = entries[i];
+                }
             }
         }
 
@@ -349,6 +541,11 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         if (servedEntry is not null && strongestModel is not null && _catalog.TryGetPrice(strongestModel, out ModelPrice? price))
         {
             strongest = price.CalculateCost(new TokenCounts { Input = servedEntry.Tokens.Input, Output = servedEntry.Tokens.Output }).Total;
+            if (servedEntry.CostSource == CostSource.Reported && string.Equals(servedEntry.ModelId, strongestModel, StringComparison.OrdinalIgnoreCase) && servedEntry.Cost is { } billed)
+            {
+                // The strongest tier served, with the cost its provider reported: that is what it cost.
+                strongest = billed.Total;
+            }
         }
 
         return new CascadeReport { Attempts = attempts, StartTier = start, Spent = spent, StrongestTierCost = strongest, StoppedByBudget = run.StoppedByBudget };

@@ -109,7 +109,8 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
             }
             else
             {
-                await SettleAsync(call, messages, response.Usage, response.ModelId, response, streamedText: null, cancellationToken);
+                await SettleAsync(
+                    call, messages, response.Usage, response.ModelId, response, streamedText: null, CallPricer.ReportedCost(response.AdditionalProperties), cancellationToken);
             }
 
             return response;
@@ -143,6 +144,7 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         string? conversationId = null;
         bool started = false;
         CostReceipt? inner = null;
+        object? reported = null;
 
         IAsyncEnumerator<ChatResponseUpdate>? updates = null;
         try
@@ -164,6 +166,7 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
                 modelId ??= update.ModelId;
                 responseId ??= update.ResponseId;
                 conversationId ??= update.ConversationId;
+                reported ??= CallPricer.ReportedCost(update.AdditionalProperties);
                 IList<AIContent> contents = update.Contents;
                 for (int i = 0; i < contents.Count; i++)
                 {
@@ -199,7 +202,7 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
             }
             else if (started)
             {
-                await SettleAsync(call, messages, usage, modelId, response: null, text, CancellationToken.None);
+                await SettleAsync(call, messages, usage, modelId, response: null, text, reported, CancellationToken.None);
             }
 
             lease?.Dispose();
@@ -217,10 +220,18 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
     }
 
     // One path for both shapes of call: the reported usage wins; without it, input and output are estimated (the
-    // output from the response text, or from the text streamed so far). Only a non-streaming call may throw for an
-    // unknown model: a stream has already been delivered when it settles.
+    // output from the response text, or from the text streamed so far). A cost the response reported for the call wins
+    // over the catalog's. Only a non-streaming call may throw for an unknown model: a stream has already been delivered
+    // when it settles.
     private async ValueTask SettleAsync(
-        CallContext call, IEnumerable<ChatMessage> messages, UsageDetails? usage, string? responseModel, ChatResponse? response, StringBuilder? streamedText, CancellationToken cancellationToken)
+        CallContext call,
+        IEnumerable<ChatMessage> messages,
+        UsageDetails? usage,
+        string? responseModel,
+        ChatResponse? response,
+        StringBuilder? streamedText,
+        object? reportedCost,
+        CancellationToken cancellationToken)
     {
         string? modelId = responseModel ?? call.RequestModel;
         bool estimated = UsageReader.ReadOrEstimate(
@@ -235,8 +246,9 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         }
 
         bool isStreaming = response is null;
-        CostReceiptEntry entry = _pricer.Price(
-            CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, batch: false, _timeProvider.GetUtcNow(), StageName, mayThrow: !isStreaming);
+        CostReceiptEntry entry = _pricer.WithReportedCost(
+            _pricer.Price(CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, batch: false, _timeProvider.GetUtcNow(), StageName, mayThrow: !isStreaming && reportedCost is null),
+            reportedCost);
         await CompleteAsync(call, entry, isStreaming, cancellationToken);
     }
 

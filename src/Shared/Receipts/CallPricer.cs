@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 
 namespace CostAware.Shared;
@@ -65,5 +67,89 @@ internal sealed class CallPricer(IPriceCatalog catalog, ILogger logger)
             Timestamp = now,
             Stage = stage,
         };
+    }
+
+    // The entry with the cost the provider or the app reported for the call under CostAwareProperties.ReportedCost, when
+    // it reported one: it replaces the catalog's, split across the token classes in the catalog cost's proportions (all
+    // under Input when the catalog has no price for the model). A value that is not a finite, non-negative number is
+    // logged and ignored.
+    public CostReceiptEntry WithReportedCost(CostReceiptEntry entry, object? reported)
+    {
+        if (reported is null || entry.Kind != CostEntryKind.ProviderCall)
+        {
+            return entry;
+        }
+
+        if (!TryReadCost(reported, out decimal total))
+        {
+            SharedLog.ReportedCostIgnored(logger, entry.ModelId, Convert.ToString(reported, CultureInfo.InvariantCulture));
+            return entry;
+        }
+
+        return entry with { Cost = Split(total, entry.Cost), CostSource = CostSource.Reported };
+    }
+
+    // The reported cost on a response's or an update's properties, or null.
+    public static object? ReportedCost(AdditionalPropertiesDictionary? properties) =>
+        properties is not null && properties.TryGetValue(CostAwareProperties.ReportedCost, out object? value) ? value : null;
+
+    private static bool TryReadCost(object value, out decimal cost)
+    {
+        cost = 0m;
+        switch (value)
+        {
+            case decimal d:
+                cost = d;
+                break;
+            case double x when double.IsFinite(x) && Math.Abs(x) < 7.9e27:
+                cost = (decimal)x;
+                break;
+            case float f when float.IsFinite(f) && Math.Abs(f) < 7.9e27f:
+                cost = (decimal)f;
+                break;
+            case long l:
+                cost = l;
+                break;
+            case int n:
+                cost = n;
+                break;
+            case string s when decimal.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out decimal parsed):
+                cost = parsed;
+                break;
+            case System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } json when json.TryGetDecimal(out decimal number):
+                cost = number;
+                break;
+            default:
+                return false;
+        }
+
+        return cost >= 0m;
+    }
+
+    private static CostBreakdown Split(decimal total, CostBreakdown? catalog)
+    {
+        if (catalog is not { } c || c.Total <= 0m)
+        {
+            return new CostBreakdown { Input = total };
+        }
+
+        decimal factor = total / c.Total;
+        decimal[] parts = [c.Input * factor, c.CachedInput * factor, c.CacheWrite * factor, c.Output * factor, c.Reasoning * factor];
+
+        // The largest part takes what rounding left, so that the parts add up to the reported total exactly.
+        int largest = 0;
+        decimal others = 0m;
+        for (int i = 1; i < parts.Length; i++)
+        {
+            largest = parts[i] > parts[largest] ? i : largest;
+        }
+
+        for (int i = 0; i < parts.Length; i++)
+        {
+            others += i == largest ? 0m : parts[i];
+        }
+
+        parts[largest] = total - others;
+        return new CostBreakdown { Input = parts[0], CachedInput = parts[1], CacheWrite = parts[2], Output = parts[3], Reasoning = parts[4] };
     }
 }

@@ -47,7 +47,7 @@ public class LogProbabilityAnswerScorerTests
     public async Task ScoreAsync_NoLogProbabilities_CannotTell()
     {
         AnswerScore score = await new LogProbabilityAnswerScorer().ScoreAsync(
-            new AnswerScoringContext([], null, new ChatResponse(new ChatMessage(ChatRole.Assistant, "x")), 0, null, _ => throw new NotSupportedException()), CancellationToken.None);
+            new AnswerScoringContext([], null, new ChatResponse(new ChatMessage(ChatRole.Assistant, "x")), 0), CancellationToken.None);
 
         Assert.Equal(1d, score.Score);
         Assert.Equal("no log-probabilities returned", score.Reason);

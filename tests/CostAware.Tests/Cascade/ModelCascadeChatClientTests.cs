@@ -371,12 +371,27 @@ public class ModelCascadeChatClientTests
         IConfigurationSection section = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["CostAware:Cascade:Tiers:0:ModelId"] = Cheap,
-            ["CostAware:Cascade:Tiers:0:AcceptThreshold"] = "1.5",
+            ["CostAware:Cascade:Tiers:0:AcceptThreshold"] = "-0.5",
         }).Build().GetSection("CostAware");
         using ServiceProvider services = new ServiceCollection().AddCostAware(section).BuildServiceProvider();
 
         OptionsValidationException ex = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<CostAwareOptions>>().Value);
         Assert.Contains(ex.Failures, f => f.Contains("AcceptThreshold", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("1.5")]
+    [InlineData("Infinity")]
+    public void AddCostAware_CascadeThresholdAboveOne_IsValid_AndForcesEscalation(string threshold)
+    {
+        IConfigurationSection section = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["CostAware:Cascade:Tiers:0:ModelId"] = Cheap,
+            ["CostAware:Cascade:Tiers:0:AcceptThreshold"] = threshold,
+        }).Build().GetSection("CostAware");
+        using ServiceProvider services = new ServiceCollection().AddCostAware(section).BuildServiceProvider();
+
+        Assert.True(services.GetRequiredService<IOptions<CostAwareOptions>>().Value.Cascade.Tiers[0].AcceptThreshold > 1d);
     }
 
     [Fact]
