@@ -22,4 +22,11 @@ if (args is ["--cascade-eval", ..])
     return;
 }
 
+// --cascade-judge replays MT-Bench's recorded answers and GPT-4 grades through the cascade with a judge scorer.
+if (args is ["--cascade-judge", ..])
+{
+    await CascadeJudgeEvaluation.RunAsync(args.Length > 1 ? args[1] : "benchmarks/results/cascade-judge-evaluation.md");
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -126,6 +126,13 @@ public static class CascadeCalibration
         CascadeCalibrationPoint alone = points.First(static p => !p.IsCascade);
         CascadeCalibrationPoint? met = curve.FirstOrDefault(p => p.IsCascade && p.Quality >= targetQuality);
         bool aloneMeets = alone.Quality >= targetQuality;
+        if (met is not null && aloneMeets && alone.Cost <= met.Cost)
+        {
+            // A cascade that meets the target only by escalating (nearly) everything costs more than the strongest tier
+            // alone: it does not pay.
+            met = null;
+        }
+
         return new CascadeCalibrationResult
         {
             Chosen = met ?? (aloneMeets ? alone : curve[^1]),

@@ -11,7 +11,8 @@ public sealed record class CascadeCalibrationResult
 
     /// <summary>
     /// Gets a value indicating whether a real cascade (one that serves some requests from a cheaper tier) meets the target
-    /// quality. <see langword="false"/> when only the strongest tier alone does: no cascade pays on this data.
+    /// quality for less than the strongest tier alone. <see langword="false"/> when only the strongest tier alone does, or
+    /// a cascade does only at a higher cost: no cascade pays on this data.
     /// </summary>
     public bool TargetMet { get; init; }
 

@@ -38,7 +38,7 @@ public sealed class LogProbabilityAnswerScorer : IAnswerScorer
     }
 
     // ChatCompletion.ContentTokenLogProbabilities[i].LogProbability, read without referencing the OpenAI SDK.
-    private static List<double>? FromOpenAI(Microsoft.Extensions.AI.ChatResponse response)
+    internal static List<double>? FromOpenAI(Microsoft.Extensions.AI.ChatResponse response)
     {
         object? raw = response.RawRepresentation;
         if (raw?.GetType().GetProperty("ContentTokenLogProbabilities", BindingFlags.Public | BindingFlags.Instance)?.GetValue(raw) is not IEnumerable tokens)

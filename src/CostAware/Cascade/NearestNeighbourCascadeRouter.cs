@@ -18,6 +18,7 @@ public sealed class NearestNeighbourCascadeRouter : ICascadeRouter
     private readonly CascadeRoutingExample[] _examples;
     private readonly int _k;
     private readonly double _confidence;
+    private readonly Func<IReadOnlyList<ChatMessage>, string> _textOf;
     private Task<Task<float[][]>>? _loading;
 
     /// <summary>Initializes a new instance of the <see cref="NearestNeighbourCascadeRouter"/> class.</summary>
@@ -25,11 +26,20 @@ public sealed class NearestNeighbourCascadeRouter : ICascadeRouter
     /// <param name="examples">Labelled prompts.</param>
     /// <param name="k">How many neighbours vote.</param>
     /// <param name="confidence">The similarity-weighted share of neighbours a tier must have answered well for a request to start there, in (0, 1].</param>
-    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <param name="textOf">
+    /// The text of a request that is embedded and compared with the examples' prompts; <see langword="null"/> joins the
+    /// request's user messages. Choose the part that says how hard the request is: with few-shot examples or a long
+    /// shared context in the user messages, embed only the last question (<c>m =&gt; m[^1].Text</c>).
+    /// </param>
+    /// <exception cref="ArgumentNullException">An argument but <paramref name="textOf"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException"><paramref name="examples"/> is empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> or <paramref name="confidence"/> is out of range.</exception>
     public NearestNeighbourCascadeRouter(
-        IEmbeddingGenerator<string, Embedding<float>> embedder, IEnumerable<CascadeRoutingExample> examples, int k = 10, double confidence = 0.5)
+        IEmbeddingGenerator<string, Embedding<float>> embedder,
+        IEnumerable<CascadeRoutingExample> examples,
+        int k = 10,
+        double confidence = 0.5,
+        Func<IReadOnlyList<ChatMessage>, string>? textOf = null)
     {
         ArgumentNullException.ThrowIfNull(embedder);
         ArgumentNullException.ThrowIfNull(examples);
@@ -48,6 +58,7 @@ public sealed class NearestNeighbourCascadeRouter : ICascadeRouter
 
         _k = k;
         _confidence = confidence;
+        _textOf = textOf ?? UserText;
     }
 
     /// <inheritdoc />
@@ -55,7 +66,7 @@ public sealed class NearestNeighbourCascadeRouter : ICascadeRouter
     {
         ArgumentNullException.ThrowIfNull(messages);
         float[][] vectors = await VectorsAsync(cancellationToken);
-        string prompt = string.Join('\n', messages.Where(static m => m.Role == ChatRole.User).Select(static m => m.Text));
+        string prompt = _textOf(messages) ?? string.Empty;
         float[] query = Normalised((await _embedder.GenerateAsync([prompt], cancellationToken: cancellationToken))[0].Vector.ToArray());
 
         // The k most similar examples (a small sorted list; the example set is small).
@@ -134,4 +145,7 @@ public sealed class NearestNeighbourCascadeRouter : ICascadeRouter
 
         return vector;
     }
+
+    private static string UserText(IReadOnlyList<ChatMessage> messages) =>
+        string.Join('\n', messages.Where(static m => m.Role == ChatRole.User).Select(static m => m.Text));
 }

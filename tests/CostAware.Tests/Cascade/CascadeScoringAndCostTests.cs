@@ -463,6 +463,26 @@ public class CascadeScoringAndCostTests
     }
 
     [Fact]
+    public void Calibrate_ACascadeThatMeetsTheTargetOnlyAtMoreThanTheStrongestAlone_DoesNotCount()
+    {
+        // The cheap tier is right only where its score is 1, which is rare; the strongest is right except where the cheap
+        // one is: escalating all but those reaches the target, for the cheap calls on top of the strongest ones.
+        List<IReadOnlyList<CascadeTierOutcome>> examples = [];
+        for (int i = 0; i < 100; i++)
+        {
+            bool rare = i % 50 == 0;
+            examples.Add([new CascadeTierOutcome(rare ? 1d : 0d, rare ? 1d : 0d, 0.002m), new CascadeTierOutcome(1d, rare ? 0d : 1d, 0.01m)]);
+        }
+
+        CascadeCalibrationResult result = CascadeCalibration.Calibrate(examples, targetQuality: 0.98);
+
+        Assert.False(result.TargetMet);
+        Assert.True(result.StrongestAloneMeetsTarget);
+        Assert.False(result.Chosen.IsCascade);
+        Assert.Contains(result.Curve, p => p.IsCascade && p.Quality >= 0.98 && p.Cost > 0.01m);
+    }
+
+    [Fact]
     public void Calibrate_RejectsOutcomesOutOfRange()
     {
         Assert.Throws<ArgumentException>(() => CascadeCalibration.Calibrate(
