@@ -513,4 +513,94 @@ public class CascadeScoringAndCostTests
         Assert.Equal(1d, result.Chosen.Quality);
         Assert.True(result.Chosen.Cost < 0.0045m + 0.00027m);
     }
+
+    [Fact]
+    public async Task ScorersAskForAnotherTier_WhenTheBudgetHasNoRoomForIt_TheAnswerInHandIsServed()
+    {
+        // Cheap fits the $0.001 budget; the mid tier the cheap tier's scorer asks for does not.
+        Provider provider = new((model, _, _) => Answer(model == Cheap ? "12" : "13", model));
+        BudgetOptions budget = new() { Budgets = { ["all"] = new BudgetDefinition { Limit = 0.001m, Window = BudgetWindow.Lifetime } } };
+        using IChatClient client = new BudgetChatClient(
+            new ModelCascadeChatClient(
+                Metered(provider),
+                new ModelCascadeOptions
+                {
+                    Tiers =
+                    {
+                        new CascadeTier { ModelId = Cheap, AcceptThreshold = 1, Scorers = [new TierAgreementAnswerScorer(1)] },
+                        new CascadeTier { ModelId = Strong },
+                    },
+                    MaxRetries = 0,
+                },
+                timeProvider: _time),
+            budget,
+            timeProvider: _time);
+
+        ChatResponse response = await client.GetResponseAsync("q", new ChatOptions { ModelId = Cheap, MaxOutputTokens = 200 });
+
+        Assert.Equal("12", response.Text);
+        Assert.Equal(0, provider.CallsTo(Strong));
+        Assert.True(response.GetCascadeReport()!.StoppedByBudget);
+        Assert.Equal(0.00027m, response.GetCostReceipt()!.Spent);
+    }
+
+    [Fact]
+    public async Task CancelledWhileAScorerAsksAnotherTier_TheCallerSeesCancellation_AndWhatWasSpentIsRecorded()
+    {
+        using CancellationTokenSource cancel = new();
+        InMemoryCostLedger ledger = new();
+        Provider provider = new((model, _, _) =>
+        {
+            if (model == Strong)
+            {
+                cancel.Cancel();
+                cancel.Token.ThrowIfCancellationRequested();
+            }
+
+            return Answer("12", model);
+        });
+        using ModelCascadeChatClient cascade = new(
+            Metered(provider),
+            new ModelCascadeOptions
+            {
+                Tiers = { new CascadeTier { ModelId = Cheap, AcceptThreshold = 1, Scorers = [new TierAgreementAnswerScorer(1)] }, new CascadeTier { ModelId = Strong } },
+                MaxRetries = 0,
+            },
+            ledger: ledger,
+            timeProvider: _time);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cascade.GetResponseAsync("q", cancellationToken: cancel.Token));
+
+        // The cheap call was paid for and is recorded; the strong call the scorer started failed before it was metered.
+        CostLedgerRecord recorded = Assert.Single(await ledger.QueryAsync(CostLedgerQuery.All).ToListAsync());
+        Assert.Equal(Cheap, recorded.Entry.ModelId);
+        Assert.Equal(0.00027m, recorded.Entry.Cost!.Value.Total);
+        Assert.Equal(1, provider.CallsTo(Strong));
+    }
+
+    [Fact]
+    public async Task SixtyFourConcurrentRequests_EachAsksEveryTierAtMostOnce()
+    {
+        Provider provider = new((model, messages, _) => Answer(model == Cheap && messages.Last().Text.EndsWith('0') ? "other" : messages.Last().Text, model));
+        using ModelCascadeChatClient cascade = new(
+            Metered(provider),
+            new ModelCascadeOptions
+            {
+                Tiers =
+                {
+                    new CascadeTier { ModelId = Cheap, AcceptThreshold = 1, Scorers = [new TierAgreementAnswerScorer(1, AnswerEquivalence.NormalizedText)] },
+                    new CascadeTier { ModelId = Mid, AcceptThreshold = 1, Scorers = [new TierAgreementAnswerScorer(0, AnswerEquivalence.NormalizedText)] },
+                    new CascadeTier { ModelId = Strong },
+                },
+                MaxRetries = 0,
+            },
+            timeProvider: _time);
+
+        ChatResponse[] responses = await Task.WhenAll(Enumerable.Range(0, 64).Select(i => Task.Run(() => cascade.GetResponseAsync($"q{i}"))));
+
+        // Requests ending in 0 disagree and go to the strong tier: 7 of 64 (q0, q10, ..., q60).
+        Assert.Equal((64, 64, 7), (provider.CallsTo(Cheap), provider.CallsTo(Mid), provider.CallsTo(Strong)));
+        Assert.All(responses, r => Assert.Equal(r.GetCostReceipt()!.Spent, r.GetCascadeReport()!.Spent));
+        Assert.Equal(7, responses.Count(r => r.ModelId == Strong));
+    }
 }
