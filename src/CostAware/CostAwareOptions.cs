@@ -60,4 +60,9 @@ public sealed class CostAwareOptions
     /// <value>The default value is a <see cref="PromptCacheOptions"/> with its documented defaults.</value>
     [Microsoft.Extensions.Options.ValidateObjectMembers]
     public PromptCacheOptions PromptCache { get; set; } = new();
+
+    /// <summary>Gets or sets the defaults of the provider prompt caching stage (<c>UseProviderPromptCaching</c>), bound from <c>CostAware:ProviderPromptCaching</c>.</summary>
+    /// <value>The default value is a <see cref="ProviderPromptCachingOptions"/> with its documented defaults.</value>
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
+    public ProviderPromptCachingOptions ProviderPromptCaching { get; set; } = new();
 }

@@ -31,6 +31,7 @@ internal static partial class Log
     public const int CascadeTierFailedEventId = 71;
     public const int CascadeTierMeteredEventId = 72;
     public const int CascadeScoringFailedEventId = 73;
+    public const int ProviderCacheBreakerEventId = 91;
 
     [LoggerMessage(UsageEstimatedEventId, LogLevel.Debug,
         "The provider reported no usage for a call to '{ModelId}'; its tokens were estimated.")]
@@ -139,4 +140,8 @@ internal static partial class Log
     [LoggerMessage(CascadeScoringFailedEventId, LogLevel.Warning,
         "Scoring cascade tier {Tier}'s answer failed; the answer is not served and the request escalates.")]
     public static partial void CascadeScoringFailed(ILogger logger, int tier, Exception exception);
+
+    [LoggerMessage(ProviderCacheBreakerEventId, LogLevel.Warning,
+        "A long prompt start changes between calls only in a {Length}-character span at offset {Offset} (of {TextLength}): the provider cannot reuse its cache for anything after it. Move the changing part (a date, an id, a name) to the end of the prompt or into the last message. Reported once per prompt family.")]
+    public static partial void ProviderCacheBreaker(ILogger logger, int offset, int length, int textLength);
 }

@@ -72,6 +72,25 @@ public sealed class CostReceipt
         }
     }
 
+    /// <summary>
+    /// Gets the money the providers' own prompt caches saved on this request's calls, in US dollars: cache reads at the
+    /// input price less what they cost, net of the premium cache writes paid over the input price (negative when writes
+    /// were not read back). Entries without a price add nothing.
+    /// </summary>
+    public decimal ProviderCacheSaved
+    {
+        get
+        {
+            decimal total = 0m;
+            foreach (CostReceiptEntry entry in _entries)
+            {
+                total += entry.ProviderCacheSaved ?? 0m;
+            }
+
+            return total;
+        }
+    }
+
     /// <summary>Gets the tokens of the real provider calls (cache hits excluded), summed by class.</summary>
     public TokenCounts Tokens
     {

@@ -47,4 +47,15 @@ public sealed record class CostReceiptEntry
 
     /// <summary>Gets the stage that recorded the entry (for example <c>metering</c>).</summary>
     public string? Stage { get; init; }
+
+    /// <summary>
+    /// Gets what the provider's own prompt cache saved on this call, at the catalog's prices: its cache reads at the
+    /// input price less what they cost, net of the premium its cache writes paid over the input price (negative when
+    /// the writes cost more than the reads saved). Zero when nothing was cached; <see langword="null"/> for an entry that
+    /// is not a priced provider call.
+    /// </summary>
+    public decimal? ProviderCacheSaved =>
+        Kind == CostEntryKind.ProviderCall && Price is { } price
+            ? price.CalculateCost(Tokens with { CachedInput = 0, CacheWrite = 0, CacheWrite1h = 0 }, IsBatch).Total - price.CalculateCost(Tokens, IsBatch).Total
+            : null;
 }

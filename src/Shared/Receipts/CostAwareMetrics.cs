@@ -20,6 +20,7 @@ internal sealed class CostAwareMetrics : IDisposable
     private readonly UpDownCounter<long> _budgetPendingSettles;
     private readonly Counter<long> _batchCalls;
     private readonly Counter<long> _batches;
+    private readonly Counter<long> _providerCacheBreakers;
 
     public CostAwareMetrics(IMeterFactory? meterFactory)
     {
@@ -37,6 +38,7 @@ internal sealed class CostAwareMetrics : IDisposable
         _batches = _meter.CreateCounter<long>("costaware.batch.batches", "{batch}", "Provider batches that ended, by provider and final status.");
         _budgetStoreFailures = _meter.CreateCounter<long>("costaware.budget.store_failures", "{operation}", "Budget store operations that failed, by operation and failure mode.");
         _budgetUnpriced = _meter.CreateCounter<long>("costaware.budget.unpriced", "{call}", "Calls under a budget whose model has no price, by model and what was done (refuse, allow).");
+        _providerCacheBreakers = _meter.CreateCounter<long>("costaware.provider_cache.breakers", "{family}", "Prompt families whose long start changes between calls only in a small span, so that the provider's cache cannot be reused (reported once per family).");
         _budgetPendingSettles = _meter.CreateUpDownCounter<long>("costaware.budget.pending_settlements", "{settlement}", "Settlements the budget store has not acknowledged yet, retried until it does.");
     }
 
@@ -140,6 +142,8 @@ internal sealed class CostAwareMetrics : IDisposable
         tags.Add("costaware.budget.action", action);
         _budgetUnpriced.Add(1, tags);
     }
+
+    public void RecordProviderCacheBreaker() => _providerCacheBreakers.Add(1);
 
     public void RecordPendingSettlements(long delta) => _budgetPendingSettles.Add(delta);
 
