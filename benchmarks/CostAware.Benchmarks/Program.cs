@@ -29,4 +29,11 @@ if (args is ["--cascade-judge", ..])
     return;
 }
 
+// --provider-cache replays traffic through the provider prompt caching stage against an Anthropic cache stand-in.
+if (args is ["--provider-cache", ..])
+{
+    await ProviderCacheEvaluation.RunAsync(args.Length > 1 ? args[1] : "benchmarks/results/provider-prompt-caching.md");
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -8,11 +8,37 @@ namespace CostAware.Internal;
 internal sealed class PrefixStatistics(int capacity)
 {
     private readonly ConcurrentDictionary<UInt128, Prefix> _prefixes = new();
+    private readonly ConcurrentDictionary<UInt128, Continuation> _continuations = new();
     private int _trimming;
 
     public int Count => _prefixes.Count;
 
     public Prefix? Find(UInt128 key) => _prefixes.TryGetValue(key, out Prefix? prefix) ? prefix : null;
+
+    // How often a tenant's requests were later extended by another (the next turn of a conversation or an agent loop):
+    // requests seen as a whole, and how many of them a later request extended.
+    public (long Requests, long Extended) Continuations(UInt128 tenant) =>
+        _continuations.TryGetValue(tenant, out Continuation? c) ? (Volatile.Read(ref c.Requests), Volatile.Read(ref c.Extended)) : (0, 0);
+
+    public void ObserveRequest(UInt128 tenant, UInt128 key, long nowMs)
+    {
+        _ = Interlocked.Increment(ref ContinuationOf(tenant).Requests);
+        Observe(key, nowMs);
+    }
+
+    // A request extended an earlier one: counted once per earlier request.
+    public void ObserveExtended(UInt128 tenant, Prefix extended)
+    {
+        if (extended.MarkExtended() && _continuations.Count < capacity)
+        {
+            _ = Interlocked.Increment(ref ContinuationOf(tenant).Extended);
+        }
+    }
+
+    private Continuation ContinuationOf(UInt128 tenant) =>
+        _continuations.Count < capacity || _continuations.ContainsKey(tenant)
+            ? _continuations.GetOrAdd(tenant, static _ => new Continuation())
+            : Continuation.Untracked;
 
     public void Observe(UInt128 key, long nowMs)
     {
@@ -41,12 +67,24 @@ internal sealed class PrefixStatistics(int capacity)
         }
     }
 
+    internal sealed class Continuation
+    {
+        // Counts of tenants beyond the capacity go nowhere that is read.
+        public static readonly Continuation Untracked = new();
+
+        public long Requests;
+        public long Extended;
+    }
+
     internal sealed class Prefix
     {
         private readonly Lock _gate = new();
         private long _lastSeenMs;
         private double _gapMs;
         private int _count;
+        private int _extended;
+
+        public bool MarkExtended() => Interlocked.Exchange(ref _extended, 1) == 0;
 
         public long LastSeenMs => Volatile.Read(ref _lastSeenMs);
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -43,6 +44,7 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
     private readonly ILogger _logger;
     private readonly PrefixStatistics _statistics;
     private readonly CacheBreakerDetector _breakers;
+    private readonly ConditionalWeakTable<ChatMessage, MessageDigest> _digests = [];
     private ChatClientMetadata? _metadata;
 
     /// <summary>Initializes a new instance of the <see cref="ProviderPromptCachingChatClient"/> class.</summary>
@@ -130,6 +132,7 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
         hash.Append(tenantBytes);
         long running = AppendTools(hash, options?.Tools, modelId);
         int systemEnd = -1;
+        Span<byte> digestBytes = stackalloc byte[16];
         for (int i = 0; i < count; i++)
         {
             ChatMessage message = list[i];
@@ -138,7 +141,12 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
                 systemEnd = i;
             }
 
-            running += AppendMessage(hash, message, modelId);
+            // A message's digest is computed once per message object: an agent loop resends the same objects every turn.
+            MessageDigest digest = _digests.GetValue(message, m => Digest(m, modelId));
+            BinaryPrimitives.WriteUInt64LittleEndian(digestBytes, (ulong)digest.Hash);
+            BinaryPrimitives.WriteUInt64LittleEndian(digestBytes[8..], (ulong)(digest.Hash >> 64));
+            hash.Append(digestBytes);
+            running += digest.Tokens;
             keys[i] = hash.GetCurrentHashAsUInt128();
             tokens[i] = running;
         }
@@ -157,6 +165,7 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
             marks[marked++] = (systemEnd, systemTtl);
         }
 
+        bool extends = false;
         for (int i = count - 2; i > systemEnd; i--)
         {
             if (tokens[i] < minimum)
@@ -164,8 +173,10 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
                 break;
             }
 
-            if (_statistics.Find(keys[i]) is not null)
+            if (_statistics.Find(keys[i]) is { } earlier)
             {
+                extends = true;
+                _statistics.ObserveExtended(tenant, earlier);
                 TimeSpan ttl = TimeToLive(keys[i], nowMs) ?? _hints.TimesToLive[0];
                 marks[marked++] = (i, ttl);
                 if (tokens[count - 1] >= minimum)
@@ -177,6 +188,13 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
             }
         }
 
+        // A first turn's tail is written too when this tenant's requests are usually extended (an agent loop, a
+        // conversation): often enough that the expected read pays back the write premium.
+        if (!extends && tokens[count - 1] >= minimum && systemEnd != count - 1 && ContinuesOften(tenant))
+        {
+            marks[marked++] = (count - 1, _hints.TimesToLive[0]);
+        }
+
         // Seen now: the system prompt and this request as a whole (what the next turn will extend).
         if (systemEnd >= 0 && tokens[systemEnd] >= minimum)
         {
@@ -185,10 +203,18 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
 
         if (tokens[count - 1] >= minimum && systemEnd != count - 1)
         {
-            _statistics.Observe(keys[count - 1], nowMs);
+            _statistics.ObserveRequest(tenant, keys[count - 1], nowMs);
         }
 
         return marked == 0 ? list : Mark(list, marks[..Math.Min(marked, _hints.MaxBreakpoints)]);
+    }
+
+    // Whether, among this tenant's long requests so far (at least 20), enough were extended by a later one that writing
+    // a request's tail pays back: extended share x read saving >= write premium.
+    private bool ContinuesOften(UInt128 tenant)
+    {
+        (long requests, long extended) = _statistics.Continuations(tenant);
+        return requests >= 20 && (decimal)extended / requests * (1m - _hints.ReadMultiplier) >= _hints.WriteMultipliers[0] - 1m;
     }
 
     // The lifetime whose write pays back at the gap this prefix arrives at, or null when none does (or it was seen once
@@ -273,9 +299,10 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
         return total;
     }
 
-    // A message's role and contents, as the provider sees them; returns its tokens.
-    private long AppendMessage(XxHash128 hash, ChatMessage message, string? modelId)
+    // A message's role and contents, as the provider sees them, hashed; and its tokens.
+    private MessageDigest Digest(ChatMessage message, string? modelId)
     {
+        XxHash128 hash = new();
         AppendText(hash, message.Role.Value);
         long total = 4;
         foreach (AIContent content in message.Contents)
@@ -294,8 +321,10 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
             total += content is DataContent ? 1000 : CountTokens(text, modelId);
         }
 
-        return total;
+        return new MessageDigest(hash.GetCurrentHashAsUInt128(), total);
     }
+
+    private sealed record class MessageDigest(UInt128 Hash, long Tokens);
 
     private long CountTokens(string text, string? modelId) => text.Length == 0 ? 0 : _estimator.CountTokens(text, modelId);
 

@@ -152,6 +152,29 @@ public class ProviderPromptCachingChatClientTests
     }
 
     [Fact]
+    public async Task OnceATenantsRequestsAreUsuallyExtended_FirstTurnsAreWrittenToo()
+    {
+        Provider provider = new();
+        using ProviderPromptCachingChatClient stage = Stage(provider);
+
+        // 25 two-turn tasks: every first turn is extended by its second.
+        for (int task = 0; task < 25; task++)
+        {
+            List<ChatMessage> conversation = [new(ChatRole.User, Long($"task{task}-"))];
+            _ = await stage.GetResponseAsync(conversation);
+            conversation.Add(new ChatMessage(ChatRole.Assistant, "step"));
+            conversation.Add(new ChatMessage(ChatRole.User, "go on"));
+            _ = await stage.GetResponseAsync(conversation);
+            _time.Advance(TimeSpan.FromSeconds(10));
+        }
+
+        _ = await stage.GetResponseAsync([new ChatMessage(ChatRole.User, Long("fresh-task"))]);
+
+        Assert.Empty(provider.Marks[0]);
+        Assert.Equal([(0, TimeSpan.FromMinutes(5))], provider.Marks[^1]);
+    }
+
+    [Fact]
     public async Task PrefixesBelowTheMinimum_AreNeverMarked()
     {
         Provider provider = new();
