@@ -81,4 +81,8 @@ public sealed class AnthropicPromptCacheHints : IProviderCacheHints
 
         return copy.WithCacheControl(ttl);
     }
+
+    /// <inheritdoc />
+    /// <remarks>Anthropic routes by nothing a request sets: the options are returned as they are.</remarks>
+    public ChatOptions? WithRoutingKey(ChatOptions? options, string key) => options;
 }

@@ -4,14 +4,19 @@ using Microsoft.Extensions.AI;
 namespace CostAware;
 
 /// <summary>
-/// Tells one provider's <see cref="IChatClient"/> where a request's cacheable prefix ends, in the form that client reads
-/// (for Anthropic's, <c>AnthropicPromptCacheHints</c> in CostAware.Anthropic writes the SDK's cache control on the
-/// content). Used by <see cref="ProviderPromptCachingChatClient"/>, which decides where and for how long.
+/// Tells one provider's <see cref="IChatClient"/> about a request's cacheable prefix, in the form that client reads:
+/// where the prefix ends (for Anthropic, <c>AnthropicPromptCacheHints</c> in CostAware.Anthropic writes the SDK's cache
+/// control on the content), or which cache to route it to (for OpenAI, <c>OpenAIPromptCacheHints</c> in CostAware.OpenAI
+/// sets <c>prompt_cache_key</c>). Used by <see cref="ProviderPromptCachingChatClient"/>, which decides where, for how
+/// long and under which key.
 /// </summary>
 [Experimental("CAEXP001")]
 public interface IProviderCacheHints
 {
-    /// <summary>Gets the lifetimes this provider can cache a prefix for, shortest first (for Anthropic, 5 minutes and 1 hour).</summary>
+    /// <summary>
+    /// Gets the lifetimes a breakpoint can give a prefix, shortest first (for Anthropic, 5 minutes and 1 hour); empty for a
+    /// provider that caches without breakpoints.
+    /// </summary>
     IReadOnlyList<TimeSpan> TimesToLive { get; }
 
     /// <summary>Gets what writing a prefix to the cache costs, as a multiple of the input price, per lifetime in <see cref="TimesToLive"/> order.</summary>
@@ -20,7 +25,7 @@ public interface IProviderCacheHints
     /// <summary>Gets what reading a cached prefix costs, as a multiple of the input price.</summary>
     decimal ReadMultiplier { get; }
 
-    /// <summary>Gets the most breakpoints one request may carry.</summary>
+    /// <summary>Gets the most breakpoints one request may carry; 0 for a provider that caches without breakpoints.</summary>
     int MaxBreakpoints { get; }
 
     /// <summary>Gets the shortest prefix, in tokens, the provider caches for a model; below it a breakpoint is ignored.</summary>
@@ -36,4 +41,14 @@ public interface IProviderCacheHints
     /// <param name="timeToLive">One of <see cref="TimesToLive"/>.</param>
     /// <returns>The marked copy, or <see langword="null"/>.</returns>
     AIContent? MarkBreakpoint(AIContent content, TimeSpan timeToLive);
+
+    /// <summary>
+    /// Returns the options to send with a routing key for the provider's cache (a hash of the tenant and the request's
+    /// stable prefix, never a tenant id), or <paramref name="options"/> itself when the provider routes by nothing the
+    /// caller can set. The original options are never changed.
+    /// </summary>
+    /// <param name="options">The request's options, or <see langword="null"/>.</param>
+    /// <param name="key">The routing key.</param>
+    /// <returns>The options to send.</returns>
+    ChatOptions? WithRoutingKey(ChatOptions? options, string key);
 }

@@ -45,6 +45,7 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
     private readonly PrefixStatistics _statistics;
     private readonly CacheBreakerDetector _breakers;
     private readonly ConditionalWeakTable<ChatMessage, MessageDigest> _digests = [];
+    private readonly byte[] _salt;
     private ChatClientMetadata? _metadata;
 
     /// <summary>Initializes a new instance of the <see cref="ProviderPromptCachingChatClient"/> class.</summary>
@@ -55,7 +56,7 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
     /// <param name="timeProvider">The clock arrivals are timed by; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
     /// <param name="loggerFactory">Where the stage logs, or <see langword="null"/>.</param>
     /// <exception cref="ArgumentNullException"><paramref name="innerClient"/> or <paramref name="hints"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">The hints give no lifetimes, or as many write multipliers as lifetimes, or no breakpoints.</exception>
+    /// <exception cref="ArgumentException">The hints give a different number of write multipliers than lifetimes, or breakpoints without a lifetime.</exception>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException"><paramref name="options"/> are not valid.</exception>
     public ProviderPromptCachingChatClient(
         IChatClient innerClient,
@@ -67,9 +68,9 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
         : base(innerClient)
     {
         ArgumentNullException.ThrowIfNull(hints);
-        if (hints.TimesToLive.Count == 0 || hints.WriteMultipliers.Count != hints.TimesToLive.Count || hints.MaxBreakpoints < 1)
+        if (hints.WriteMultipliers.Count != hints.TimesToLive.Count || hints.MaxBreakpoints < 0 || (hints.MaxBreakpoints > 0 && hints.TimesToLive.Count == 0))
         {
-            throw new ArgumentException("The cache hints must give at least one lifetime, one write multiplier per lifetime, and room for a breakpoint.", nameof(hints));
+            throw new ArgumentException("The cache hints must give one write multiplier per lifetime, and at least one lifetime when they place breakpoints.", nameof(hints));
         }
 
         options = (options ?? new ProviderPromptCachingOptions()).Clone();
@@ -81,6 +82,7 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ProviderPromptCachingChatClient>();
         _statistics = new PrefixStatistics(options.MaxTrackedPrefixes);
         _breakers = new CacheBreakerDetector(Math.Max(16, options.MaxTrackedPrefixes / 16));
+        _salt = Encoding.UTF8.GetBytes("costaware-prompt-cache-key:" + options.RoutingKeySalt);
     }
 
     // How many prefixes are tracked (for tests and diagnostics).
@@ -91,7 +93,8 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         MessageChecks.ThrowIfInvalid(messages, nameof(messages));
-        return base.GetResponseAsync(Place(messages, options), options, cancellationToken);
+        (IEnumerable<ChatMessage> sent, ChatOptions? forwarded) = Place(messages, options);
+        return base.GetResponseAsync(sent, forwarded, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -100,18 +103,20 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         MessageChecks.ThrowIfInvalid(messages, nameof(messages));
-        return base.GetStreamingResponseAsync(Place(messages, options), options, cancellationToken);
+        (IEnumerable<ChatMessage> sent, ChatOptions? forwarded) = Place(messages, options);
+        return base.GetStreamingResponseAsync(sent, forwarded, cancellationToken);
     }
 
     private ChatClientMetadata Metadata => _metadata ??= InnerClient.GetService<ChatClientMetadata>() ?? new ChatClientMetadata();
 
-    // The messages to send: the caller's, with copies of the messages that end a prefix worth caching marked.
-    private IEnumerable<ChatMessage> Place(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    // The messages to send (the caller's, with copies of the messages that end a prefix worth caching marked) and the
+    // options (with the provider's routing key for the stable prefix, where it has one).
+    private (IEnumerable<ChatMessage> Messages, ChatOptions? Options) Place(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         IList<ChatMessage> list = messages as IList<ChatMessage> ?? [.. messages];
         if (list.Count == 0)
         {
-            return list;
+            return (list, options);
         }
 
         string? modelId = options?.ModelId ?? Metadata.DefaultModelId;
@@ -156,6 +161,15 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
             ReportBreaker(tenant, list[0].Text);
         }
 
+        // The routing key: the stable prefix (the system prompt, or else the first message) with the tenant, hashed.
+        int stable = systemEnd >= 0 ? systemEnd : 0;
+        ChatOptions? forwarded = tokens[stable] >= minimum ? _hints.WithRoutingKey(options, RoutingKey(keys[stable])) : options;
+        if (_hints.MaxBreakpoints == 0)
+        {
+            ObserveSeen(tenant, keys, tokens, systemEnd, minimum, nowMs);
+            return (list, forwarded);
+        }
+
         // What to mark: the system prompt that recurs; the longest earlier request this one extends (cached by its own
         // tail mark: a read); this request's tail when it extends one (written for the next turn).
         Span<(int Index, TimeSpan TimeToLive)> marks = stackalloc (int, TimeSpan)[3];
@@ -195,18 +209,36 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
             marks[marked++] = (count - 1, _hints.TimesToLive[0]);
         }
 
-        // Seen now: the system prompt and this request as a whole (what the next turn will extend).
+        ObserveSeen(tenant, keys, tokens, systemEnd, minimum, nowMs);
+        return (marked == 0 ? list : Mark(list, marks[..Math.Min(marked, _hints.MaxBreakpoints)]), forwarded);
+    }
+
+    // Seen now: the system prompt and this request as a whole (what the next turn will extend).
+    private void ObserveSeen(UInt128 tenant, UInt128[] keys, long[] tokens, int systemEnd, int minimum, long nowMs)
+    {
+        int last = keys.Length - 1;
         if (systemEnd >= 0 && tokens[systemEnd] >= minimum)
         {
             _statistics.Observe(keys[systemEnd], nowMs);
         }
 
-        if (tokens[count - 1] >= minimum && systemEnd != count - 1)
+        if (tokens[last] >= minimum && systemEnd != last)
         {
-            _statistics.ObserveRequest(tenant, keys[count - 1], nowMs);
+            _statistics.ObserveRequest(tenant, keys[last], nowMs);
         }
+    }
 
-        return marked == 0 ? list : Mark(list, marks[..Math.Min(marked, _hints.MaxBreakpoints)]);
+    // A routing key for a prefix (whose hash already includes the tenant's), salted when the options give a salt: 32 hex
+    // digits that say nothing of the tenant or the text.
+    private string RoutingKey(UInt128 prefix)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)prefix);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes[8..], (ulong)(prefix >> 64));
+        XxHash128 hash = new();
+        hash.Append(_salt);
+        hash.Append(bytes);
+        return "ca-" + Convert.ToHexStringLower(hash.GetCurrentHash());
     }
 
     // Whether, among this tenant's long requests so far (at least 20), enough were extended by a later one that writing

@@ -29,5 +29,14 @@ public sealed class ProviderPromptCachingOptions
     /// <value>The default value is <see langword="true"/>.</value>
     public bool DetectCacheBreakers { get; set; } = true;
 
+    /// <summary>
+    /// Gets or sets a secret mixed into the routing keys sent to providers that route by key (OpenAI's
+    /// <c>prompt_cache_key</c>). A key is a hash of the tenant and the stable prefix and never carries either; with a salt
+    /// nobody who knows a prompt can test tenant ids against it. Every process of an app must use the same salt, or
+    /// requests that share a prefix are routed apart.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/> (no salt).</value>
+    public string? RoutingKeySalt { get; set; }
+
     internal ProviderPromptCachingOptions Clone() => (ProviderPromptCachingOptions)MemberwiseClone();
 }

@@ -30,6 +30,8 @@ public class ProviderPromptCachingChatClientTests
 
         public AIContent? MarkBreakpoint(AIContent content, TimeSpan timeToLive) =>
             content is TextContent text ? new TextContent(text.Text) { AdditionalProperties = new() { [Key] = timeToLive } } : null;
+
+        public ChatOptions? WithRoutingKey(ChatOptions? options, string key) => options;
     }
 
     // The provider: records the marks each request carried, as (message index, lifetime).
