@@ -39,7 +39,6 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
 {
     private readonly IProviderCacheHints _hints;
     private readonly ProviderPromptCachingOptions _options;
-    private readonly ITokenEstimator _estimator;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly PrefixStatistics _statistics;
@@ -52,7 +51,6 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
     /// <param name="innerClient">The provider's client, which reads the marks <paramref name="hints"/> writes.</param>
     /// <param name="hints">How the provider's client is told where a prefix ends.</param>
     /// <param name="options">The options; <see langword="null"/> uses the defaults; copied and validated now.</param>
-    /// <param name="tokenEstimator">Counts prefix tokens against the minimums; <see cref="TiktokenTokenEstimator.Default"/> when <see langword="null"/>.</param>
     /// <param name="timeProvider">The clock arrivals are timed by; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
     /// <param name="loggerFactory">Where the stage logs, or <see langword="null"/>.</param>
     /// <exception cref="ArgumentNullException"><paramref name="innerClient"/> or <paramref name="hints"/> is <see langword="null"/>.</exception>
@@ -62,7 +60,6 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
         IChatClient innerClient,
         IProviderCacheHints hints,
         ProviderPromptCachingOptions? options = null,
-        ITokenEstimator? tokenEstimator = null,
         TimeProvider? timeProvider = null,
         ILoggerFactory? loggerFactory = null)
         : base(innerClient)
@@ -77,7 +74,6 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
         ProviderPromptCachingOptionsValidation.ThrowIfInvalid(options);
         _hints = hints;
         _options = options;
-        _estimator = tokenEstimator ?? TiktokenTokenEstimator.Default;
         _timeProvider = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ProviderPromptCachingChatClient>();
         _statistics = new PrefixStatistics(options.MaxTrackedPrefixes);
@@ -135,7 +131,7 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
         BinaryPrimitives.WriteUInt64LittleEndian(tenantBytes, (ulong)tenant);
         BinaryPrimitives.WriteUInt64LittleEndian(tenantBytes[8..], (ulong)(tenant >> 64));
         hash.Append(tenantBytes);
-        long running = AppendTools(hash, options?.Tools, modelId);
+        long running = AppendTools(hash, options?.Tools);
         int systemEnd = -1;
         Span<byte> digestBytes = stackalloc byte[16];
         for (int i = 0; i < count; i++)
@@ -147,7 +143,7 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
             }
 
             // A message's digest is computed once per message object: an agent loop resends the same objects every turn.
-            MessageDigest digest = _digests.GetValue(message, m => Digest(m, modelId));
+            MessageDigest digest = _digests.GetValue(message, static m => Digest(m));
             BinaryPrimitives.WriteUInt64LittleEndian(digestBytes, (ulong)digest.Hash);
             BinaryPrimitives.WriteUInt64LittleEndian(digestBytes[8..], (ulong)(digest.Hash >> 64));
             hash.Append(digestBytes);
@@ -156,7 +152,7 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
             tokens[i] = running;
         }
 
-        if (_options.DetectCacheBreakers && CountTokens(list[0].Text, modelId) >= minimum)
+        if (_options.DetectCacheBreakers && tokens[0] >= minimum)
         {
             ReportBreaker(tenant, list[0].Text);
         }
@@ -311,7 +307,7 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
         }
     }
 
-    private long AppendTools(XxHash128 hash, IList<AITool>? tools, string? modelId)
+    private static long AppendTools(XxHash128 hash, IList<AITool>? tools)
     {
         if (tools is not { Count: > 0 })
         {
@@ -325,14 +321,14 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
                 ? string.Concat(function.Name, "\n", function.Description, "\n", function.JsonSchema.GetRawText())
                 : string.Concat(tool.Name, "\n", tool.Description);
             AppendText(hash, declared);
-            total += CountTokens(declared, modelId);
+            total += CountTokens(declared);
         }
 
         return total;
     }
 
     // A message's role and contents, as the provider sees them, hashed; and its tokens.
-    private MessageDigest Digest(ChatMessage message, string? modelId)
+    private static MessageDigest Digest(ChatMessage message)
     {
         XxHash128 hash = new();
         AppendText(hash, message.Role.Value);
@@ -350,7 +346,7 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
                 _ => content.GetType().Name,
             };
             AppendText(hash, text);
-            total += content is DataContent ? 1000 : CountTokens(text, modelId);
+            total += content is DataContent ? 1000 : CountTokens(text);
         }
 
         return new MessageDigest(hash.GetCurrentHashAsUInt128(), total);
@@ -358,7 +354,10 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
 
     private sealed record class MessageDigest(UInt128 Hash, long Tokens);
 
-    private long CountTokens(string text, string? modelId) => text.Length == 0 ? 0 : _estimator.CountTokens(text, modelId);
+    // Tokens are estimated from the UTF-8 size, a third of a token per byte: enough to compare a prefix with a minimum, and
+    // far cheaper than tokenizing a long context on every call. It over-counts English (about four bytes a token) and
+    // matches CJK text (three bytes a character); a mark on a prefix the provider finds too short is ignored, unpaid.
+    private static long CountTokens(string text) => text.Length == 0 ? 0 : (Encoding.UTF8.GetByteCount(text) + 2) / 3;
 
     private static void AppendText(XxHash128 hash, string text)
     {

@@ -30,7 +30,7 @@ public static class ProviderPromptCachingChatClientBuilderExtensions
             ProviderPromptCachingOptions options = services.GetService<IOptions<CostAwareOptions>>()?.Value.ProviderPromptCaching.Clone() ?? new ProviderPromptCachingOptions();
             configure?.Invoke(options);
             return new ProviderPromptCachingChatClient(
-                inner, hints, options, services.GetService<ITokenEstimator>(), services.GetService<TimeProvider>(), services.GetService<ILoggerFactory>());
+                inner, hints, options, services.GetService<TimeProvider>(), services.GetService<ILoggerFactory>());
         });
     }
 }
