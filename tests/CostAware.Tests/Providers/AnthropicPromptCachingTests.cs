@@ -103,4 +103,66 @@ public class AnthropicPromptCachingTests
         Assert.NotNull(marked.AdditionalProperties);
         Assert.Null(AnthropicPromptCacheHints.Instance.MarkBreakpoint(new FunctionCallContent("c", "f"), TimeSpan.FromMinutes(5)));
     }
+
+    // The same traffic through the SDK with and without the stage, against a stand-in that implements the cache on the
+    // wire: what each run cost in input.
+    private static async Task<(decimal Input, decimal Saved, AnthropicCacheStandIn Cache)> RunAsync(bool placed, Func<int, List<ChatMessage>> request, int calls)
+    {
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 6, 9, 0, 0, TimeSpan.Zero));
+        AnthropicCacheStandIn cache = new(time);
+        await using LoopbackProviderServer server = new(cache.Respond);
+        ChatClientBuilder builder = new AnthropicClient(new ClientOptions { ApiKey = "test-key", BaseUrl = server.BaseUri.ToString().TrimEnd('/'), MaxRetries = 0 })
+            .AsIChatClient(Model)
+            .AsBuilder();
+        if (placed)
+        {
+            builder = builder.Use(inner => new ProviderPromptCachingChatClient(inner, AnthropicPromptCacheHints.Instance, timeProvider: time));
+        }
+
+        using IChatClient client = builder.UseTokenMetering().Build();
+        decimal input = 0m, saved = 0m;
+        for (int i = 0; i < calls; i++)
+        {
+            ChatResponse response = await client.GetResponseAsync(request(i));
+            CostReceiptEntry entry = response.GetCostReceipt()!.Entries[0];
+            input += entry.Cost!.Value.Input + entry.Cost.Value.CachedInput + entry.Cost.Value.CacheWrite;
+            saved += entry.ProviderCacheSaved!.Value;
+            time.Advance(TimeSpan.FromSeconds(20));
+        }
+
+        return (input, saved, cache);
+    }
+
+    [Fact]
+    public async Task OnTheWire_AnAgentLoopCostsLessThanHalf_AndPromptsThatNeverRecurCostTheSame()
+    {
+        // An agent loop: a 2,000-word system prompt, then a step and a tool result per turn, resent every turn.
+        List<ChatMessage> loop = [new(ChatRole.System, Long("rule") + " " + Long("more")), new(ChatRole.User, "Start.")];
+        List<ChatMessage> Turn(int i)
+        {
+            if (i > 0)
+            {
+                loop.Add(new ChatMessage(ChatRole.Assistant, $"step {i}"));
+                loop.Add(new ChatMessage(ChatRole.User, Long($"tool{i}-")));
+            }
+
+            return loop;
+        }
+
+        (decimal uncachedLoop, _, _) = await RunAsync(placed: false, Turn, 8);
+        loop = [new(ChatRole.System, Long("rule") + " " + Long("more")), new(ChatRole.User, "Start.")];
+        (decimal cachedLoop, decimal savedLoop, AnthropicCacheStandIn loopCache) = await RunAsync(placed: true, Turn, 8);
+
+        Assert.True(cachedLoop < uncachedLoop / 2, $"{cachedLoop} against {uncachedLoop}");
+        Assert.True(loopCache.Read > 0);
+        Assert.Equal(uncachedLoop - cachedLoop, savedLoop);
+
+        // Prompts that never recur: nothing is marked, nothing is written.
+        List<ChatMessage> Fresh(int i) => [new(ChatRole.System, Long($"doc{i}-")), new(ChatRole.User, "q")];
+        (decimal uncachedFresh, _, _) = await RunAsync(placed: false, Fresh, 6);
+        (decimal cachedFresh, _, AnthropicCacheStandIn freshCache) = await RunAsync(placed: true, Fresh, 6);
+
+        Assert.Equal(uncachedFresh, cachedFresh);
+        Assert.Equal(0, freshCache.Written);
+    }
 }
