@@ -1,8 +1,11 @@
 #pragma warning disable CAEXP001 // The provider cache hints are experimental.
 using CostAware.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CostAware.Tests.ProviderCaching;
@@ -275,5 +278,55 @@ public class ProviderPromptCachingChatClientTests
         CostReceipt receipt = new(Guid.NewGuid(), new CostScope(), new DateTimeOffset(2026, 12, 6, 9, 0, 0, TimeSpan.Zero));
         receipt.Add(entry);
         Assert.Equal(0.2085m, receipt.ProviderCacheSaved);
+    }
+
+    [Fact]
+    public async Task OptionsBindFromConfiguration_AndBadOnesFailAtStart()
+    {
+        IConfigurationSection good = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["CostAware:ProviderPromptCaching:MaxTrackedPrefixes"] = "64",
+            ["CostAware:ProviderPromptCaching:MinimumPrefixTokens"] = "4096",
+            ["CostAware:ProviderPromptCaching:RoutingKeySalt"] = "s3cret",
+        }).Build().GetSection("CostAware");
+        ServiceCollection services = new();
+        services.AddCostAware(good);
+        Provider provider = new();
+        services.AddChatClient(provider).UseProviderPromptCaching(new RecordingHints());
+        await using ServiceProvider built = services.BuildServiceProvider();
+        Assert.Equal(4096, built.GetRequiredService<IOptions<CostAwareOptions>>().Value.ProviderPromptCaching.MinimumPrefixTokens);
+        _ = await built.GetRequiredService<IChatClient>().GetResponseAsync("hi");
+
+        IConfigurationSection bad = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["CostAware:ProviderPromptCaching:MaxTrackedPrefixes"] = "3",
+        }).Build().GetSection("CostAware");
+        await using ServiceProvider failing = new ServiceCollection().AddCostAware(bad).BuildServiceProvider();
+        OptionsValidationException ex = Assert.Throws<OptionsValidationException>(() => failing.GetRequiredService<IOptions<CostAwareOptions>>().Value);
+        Assert.Contains(ex.Failures, f => f.Contains("MaxTrackedPrefixes", StringComparison.Ordinal));
+
+        IConfigurationSection unknown = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["CostAware:ProviderPromptCaching:MaxTrackedPrefix"] = "64",
+        }).Build().GetSection("CostAware");
+        await using ServiceProvider typo = new ServiceCollection().AddCostAware(unknown).BuildServiceProvider();
+        _ = Assert.ThrowsAny<Exception>(() => typo.GetRequiredService<IOptions<CostAwareOptions>>().Value);
+    }
+
+    [Fact]
+    public async Task SixtyFourConcurrentCallers_ShareTheStatisticsSafely()
+    {
+        Provider provider = new();
+        using ProviderPromptCachingChatClient stage = Stage(provider);
+        string system = Long("policy");
+
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(i => Task.Run(() =>
+            stage.GetResponseAsync([new ChatMessage(ChatRole.System, system), new ChatMessage(ChatRole.User, Long($"q{i}-"))], Tenant($"t{i % 4}")))));
+        _ = await stage.GetResponseAsync([new ChatMessage(ChatRole.System, system), new ChatMessage(ChatRole.User, "last")], Tenant("t0"));
+
+        // Per tenant the system prompt (4), every request as a whole (64, and the last one); the last call reads the
+        // tenant's system prompt.
+        Assert.Equal(4 + 64 + 1, stage.TrackedPrefixes);
+        Assert.Equal([(0, TimeSpan.FromMinutes(5))], provider.Marks[^1]);
     }
 }
