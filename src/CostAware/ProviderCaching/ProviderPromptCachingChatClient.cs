@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -224,17 +225,16 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
         }
     }
 
-    // A routing key for a prefix (whose hash already includes the tenant's), salted when the options give a salt: 32 hex
-    // digits that say nothing of the tenant or the text.
+    // A routing key for a prefix (whose hash already includes the tenant's): an HMAC-SHA-256 under the salt, cut to 32 hex
+    // digits, that says nothing of the tenant or the text. The prefix hash is not cryptographic; the key sent out is.
     private string RoutingKey(UInt128 prefix)
     {
         Span<byte> bytes = stackalloc byte[16];
         BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)prefix);
         BinaryPrimitives.WriteUInt64LittleEndian(bytes[8..], (ulong)(prefix >> 64));
-        XxHash128 hash = new();
-        hash.Append(_salt);
-        hash.Append(bytes);
-        return "ca-" + Convert.ToHexStringLower(hash.GetCurrentHash());
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        _ = HMACSHA256.HashData(_salt, bytes, mac);
+        return "ca-" + Convert.ToHexStringLower(mac[..16]);
     }
 
     // Whether, among this tenant's long requests so far (at least 20), enough were extended by a later one that writing
