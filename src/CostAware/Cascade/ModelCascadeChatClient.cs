@@ -162,7 +162,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
             {
                 // A scorer already asked the last tier: its answer is served, not asked for again.
                 run.Served = paid.Response;
-                run.ServedCall = paid;
+                run.ServedCalls = (paid.From, paid.To);
                 run.Attempts.Add(new CascadeAttempt { Tier = last, ModelId = paid.Response.ModelId ?? _tiers[last].ModelId, Cost = 0m, Served = true, Reason = "last tier (answer already paid for)" });
             }
 
@@ -183,7 +183,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
                     yield return update;
                 }
 
-                run.ServedCall = new TierCall(null!, before, receipt.Entries.Length);
+                run.ServedCalls = (before, receipt.Entries.Length);
                 run.Attempts.Add(new CascadeAttempt { Tier = last, ModelId = modelId ?? _tiers[last].ModelId, Cost = SpentSince(receipt, before), Served = true, Reason = "last tier" });
             }
 
@@ -260,7 +260,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
             {
                 // The budgets have no room for a dearer tier: the answer in hand is served rather than none.
                 run.Served = held.Response;
-                run.ServedCall = held.Call;
+                run.ServedCalls = (held.Call.From, held.Call.To);
                 run.StoppedByBudget = true;
                 run.Attempts.Add(new CascadeAttempt { Tier = tier, ModelId = _tiers[tier].ModelId, Error = refused.Message, Reason = "refused by the budget" });
                 Log.CascadeTierFailed(_logger, tier, _tiers[tier].ModelId, refused);
@@ -279,7 +279,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
             if (last)
             {
                 run.Served = response;
-                run.ServedCall = called;
+                run.ServedCalls = (called.From, called.To);
                 run.Attempts.Add(new CascadeAttempt { Tier = tier, ModelId = response.ModelId ?? _tiers[tier].ModelId, Cost = SpentSince(receipt, before), Served = true, Reason = "last tier" + paidNote });
                 break;
             }
@@ -307,7 +307,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
             {
                 // A scorer may serve an answer it already paid for (a majority of samples) in place of the tier's own.
                 run.Served = score.Answer ?? response;
-                run.ServedCall = called;
+                run.ServedCalls = (called.From, called.To);
             }
             else
             {
@@ -386,7 +386,8 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
     {
         public ChatResponse? Served { get; set; }
 
-        public TierCall? ServedCall { get; set; }
+        // Where the served tier's own call is on the receipt (From to To, exclusive).
+        public (int From, int To)? ServedCalls { get; set; }
 
         public List<CascadeAttempt> Attempts { get; } = [];
 
@@ -525,7 +526,7 @@ public sealed class ModelCascadeChatClient : DelegatingChatClient
         // and that call's output (never a judge's or a sample's call, which come after it on the receipt).
         decimal? strongest = null;
         CostReceiptEntry? servedEntry = null;
-        if (run.ServedCall is { } served)
+        if (run.ServedCalls is { } served)
         {
             var entries = receipt.Entries;
             for (int i = served.From; i < served.To && i < entries.Length; i++)
