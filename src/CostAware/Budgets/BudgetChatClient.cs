@@ -471,8 +471,8 @@ public sealed class BudgetChatClient : DelegatingChatClient
 
         string? modelId = responseModel ?? forwarded.ModelId ?? call.ModelId;
         bool estimated = UsageReader.ReadOrEstimate(usage, _estimator, messages, forwarded, modelId, text, out TokenCounts tokens, out _);
-        call.Receipt.Add(_pricer.WithReportedCost(
+        call.Receipt.Add(CallPricer.WithReportedCost(
             _pricer.Price(CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, batch: false, _timeProvider.GetUtcNow(), StageName, mayThrow: false),
-            reportedCost));
+            _pricer.ReadReportedCost(reportedCost, modelId)));
     }
 }

@@ -246,9 +246,10 @@ public sealed class TokenMeteringChatClient : DelegatingChatClient
         }
 
         bool isStreaming = response is null;
-        CostReceiptEntry entry = _pricer.WithReportedCost(
-            _pricer.Price(CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, batch: false, _timeProvider.GetUtcNow(), StageName, mayThrow: !isStreaming && reportedCost is null),
-            reportedCost);
+        decimal? reported = _pricer.ReadReportedCost(reportedCost, modelId);
+        CostReceiptEntry entry = CallPricer.WithReportedCost(
+            _pricer.Price(CostEntryKind.ProviderCall, modelId, Metadata.ProviderName, tokens, estimated, batch: false, _timeProvider.GetUtcNow(), StageName, mayThrow: !isStreaming && reported is null),
+            reported);
         await CompleteAsync(call, entry, isStreaming, cancellationToken);
     }
 

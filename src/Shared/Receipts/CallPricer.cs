@@ -69,25 +69,30 @@ internal sealed class CallPricer(IPriceCatalog catalog, ILogger logger)
         };
     }
 
-    // The entry with the cost the provider or the app reported for the call under CostAwareProperties.ReportedCost, when
-    // it reported one: it replaces the catalog's, split across the token classes in the catalog cost's proportions (all
-    // under Input when the catalog has no price for the model). A value that is not a finite, non-negative number is
-    // logged and ignored.
-    public CostReceiptEntry WithReportedCost(CostReceiptEntry entry, object? reported)
+    // The cost the provider or the app reported for a call under CostAwareProperties.ReportedCost, read from its value
+    // (null when there is none); a value that is not a finite, non-negative number is logged and read as none.
+    public decimal? ReadReportedCost(object? reported, string? modelId)
     {
-        if (reported is null || entry.Kind != CostEntryKind.ProviderCall)
+        if (reported is null)
         {
-            return entry;
+            return null;
         }
 
-        if (!TryReadCost(reported, out decimal total))
+        if (TryReadCost(reported, out decimal total))
         {
-            SharedLog.ReportedCostIgnored(logger, entry.ModelId, Convert.ToString(reported, CultureInfo.InvariantCulture));
-            return entry;
+            return total;
         }
 
-        return entry with { Cost = Split(total, entry.Cost), CostSource = CostSource.Reported };
+        SharedLog.ReportedCostIgnored(logger, modelId, Convert.ToString(reported, CultureInfo.InvariantCulture));
+        return null;
     }
+
+    // The entry with a reported cost in place of the catalog's, split across the token classes in the catalog cost's
+    // proportions (all under Input when the catalog has no price for the model).
+    public static CostReceiptEntry WithReportedCost(CostReceiptEntry entry, decimal? reported) =>
+        reported is { } total && entry.Kind == CostEntryKind.ProviderCall
+            ? entry with { Cost = Split(total, entry.Cost), CostSource = CostSource.Reported }
+            : entry;
 
     // The reported cost on a response's or an update's properties, or null.
     public static object? ReportedCost(AdditionalPropertiesDictionary? properties) =>
