@@ -1,0 +1,134 @@
+namespace CostAware.Tests.Ledger;
+
+public sealed class SqliteCostLedgerTests : IDisposable
+{
+    private readonly string _path = Path.Combine(Path.GetTempPath(), "costaware-ledger-" + Guid.NewGuid().ToString("N") + ".db");
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (string file in new[] { _path, _path + "-wal", _path + "-shm" })
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static CostReceipt Receipt(string tenant, DateTimeOffset at, params CostReceiptEntry[] entries)
+    {
+        CostReceipt receipt = new(Guid.NewGuid(), new CostScope { Tenant = tenant, Feature = "faq" }, at);
+        foreach (CostReceiptEntry entry in entries)
+        {
+            receipt.Add(entry);
+        }
+
+        return receipt;
+    }
+
+    private static CostReceiptEntry Call(DateTimeOffset at, decimal cost, long input = 1000, long output = 100) => new()
+    {
+        Kind = CostEntryKind.ProviderCall,
+        ModelId = "gpt-4o",
+        Provider = "openai",
+        Timestamp = at,
+        Tokens = new TokenCounts { Input = input, Output = output },
+        Cost = new CostBreakdown { Input = cost / 2, Output = cost / 2 },
+        Stage = "metering",
+    };
+
+    private static CostReceiptEntry Hit(DateTimeOffset at, decimal avoided) => new()
+    {
+        Kind = CostEntryKind.CacheHit,
+        ModelId = "gpt-4o",
+        Timestamp = at,
+        Tokens = new TokenCounts { Input = 5000, Output = 500 },
+        Cost = default(CostBreakdown),
+        CostAvoided = avoided,
+    };
+
+    private SqliteCostLedger Open() => new(new SqliteCostLedgerOptions { Path = _path });
+
+    [Fact]
+    public async Task WhatIsRecorded_IsReadBackExactly_AndARepeatedReceiptIsStoredOnce()
+    {
+        DateTimeOffset at = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
+        CostReceipt receipt = Receipt("acme", at, Call(at, 0.0000000123m), Hit(at, 0.0042m));
+        await using (SqliteCostLedger ledger = Open())
+        {
+            await ledger.RecordAsync(receipt);
+            await ledger.RecordAsync(receipt);
+            await ledger.RecordAsync(Receipt("globex", at, Call(at, 1m)));
+
+            List<CostLedgerRecord> acme = await ledger.QueryAsync(new CostLedgerQuery { Scope = new CostScope { Tenant = "acme" } }).ToListAsync();
+            Assert.Equal(2, acme.Count);
+            Assert.Equal(0.0000000123m, acme[0].Entry.Cost!.Value.Total);
+            Assert.Equal(receipt.Id, acme[0].ReceiptId);
+            Assert.Equal(0.0042m, acme[1].Entry.CostAvoided);
+            Assert.Equal(new CostScope { Tenant = "acme", Feature = "faq" }, acme[0].Scope);
+        }
+
+        // Everything recorded before disposal is on disk: a new ledger on the file reads it.
+        await using SqliteCostLedger reopened = Open();
+        Assert.Equal(3, await reopened.QueryAsync(CostLedgerQuery.All).CountAsync());
+    }
+
+    [Fact]
+    public async Task Aggregates_GroupByTenantAndDayInATimeZone_AndNeverCountCacheHitTokensAsSpent()
+    {
+        TimeZoneInfo paris = TimeZoneInfo.FindSystemTimeZoneById("Europe/Paris");
+        DateTimeOffset lateUtc = new(2026, 12, 6, 23, 30, 0, TimeSpan.Zero); // 00:30 on the 7th in Paris
+        DateTimeOffset earlyUtc = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
+        await using SqliteCostLedger ledger = Open();
+        await ledger.RecordAsync(Receipt("acme", earlyUtc, Call(earlyUtc, 0.5m), Hit(earlyUtc, 0.2m)));
+        await ledger.RecordAsync(Receipt("acme", lateUtc, Call(lateUtc, 0.25m)));
+        await ledger.RecordAsync(Receipt("globex", earlyUtc, Call(earlyUtc, 2m)));
+
+        IReadOnlyList<CostLedgerAggregate> days = await ledger.AggregateAsync(new CostLedgerAggregateQuery { GroupBy = CostScopeDimension.Tenant, Bucket = CostLedgerBucket.Day, TimeZone = paris });
+
+        Assert.Equal(3, days.Count);
+        CostLedgerAggregate acme6 = days.Single(d => d.Key == "acme" && d.BucketStart.Day == 6);
+        Assert.Equal(new DateTimeOffset(2026, 12, 6, 0, 0, 0, TimeSpan.FromHours(1)), acme6.BucketStart);
+        Assert.Equal(0.5m, acme6.Spent);
+        Assert.Equal(0.2m, acme6.Avoided);
+        Assert.Equal((1, 1), (acme6.Calls, acme6.CacheHits));
+        Assert.Equal(1000, acme6.InputTokens);
+        Assert.Equal(5500, acme6.AvoidedTokens);
+        Assert.Equal(0.25m, days.Single(d => d.Key == "acme" && d.BucketStart.Day == 7).Spent);
+
+        IReadOnlyList<CostLedgerAggregate> top = await ledger.AggregateAsync(new CostLedgerAggregateQuery { GroupBy = CostScopeDimension.Tenant, Top = 1 });
+        Assert.Equal("globex", Assert.Single(top).Key);
+        Assert.Equal(2m, top[0].Spent);
+    }
+
+    [Fact]
+    public async Task Prune_DeletesWhatIsOlderThanTheRetention()
+    {
+        DateTimeOffset old = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        DateTimeOffset recent = new(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        await using SqliteCostLedger ledger = Open();
+        await ledger.RecordAsync(Receipt("acme", old, Call(old, 1m)));
+        await ledger.RecordAsync(Receipt("acme", recent, Call(recent, 1m)));
+
+        Assert.Equal(1, await ledger.PruneAsync(new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero)));
+        Assert.Equal(recent, (await ledger.QueryAsync(CostLedgerQuery.All).SingleAsync()).Entry.Timestamp);
+    }
+
+    [Fact]
+    public async Task SixtyFourConcurrentRecorders_LoseNothing()
+    {
+        DateTimeOffset at = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
+        await using SqliteCostLedger ledger = Open();
+
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(i => Task.Run(async () =>
+        {
+            for (int r = 0; r < 10; r++)
+            {
+                await ledger.RecordAsync(Receipt($"t{i % 8}", at, Call(at, 0.001m)));
+            }
+        })));
+
+        IReadOnlyList<CostLedgerAggregate> all = await ledger.AggregateAsync(new CostLedgerAggregateQuery());
+        Assert.Equal(640, Assert.Single(all).Calls);
+        Assert.Equal(0.64m, all[0].Spent);
+        Assert.Equal(0, ledger.Dropped);
+    }
+}
