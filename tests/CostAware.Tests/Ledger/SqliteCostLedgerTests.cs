@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Globalization;
+
 namespace CostAware.Tests.Ledger;
 
 public sealed class SqliteCostLedgerTests : IDisposable
@@ -130,5 +133,39 @@ public sealed class SqliteCostLedgerTests : IDisposable
         Assert.Equal(640, Assert.Single(all).Calls);
         Assert.Equal(0.64m, all[0].Spent);
         Assert.Equal(0, ledger.Dropped);
+    }
+
+    [Fact]
+    public async Task KilledMidWrite_EveryFlushedReceiptIsOnDisk_AndTheFileOpens()
+    {
+        string worker = Path.Combine(
+            AppContext.BaseDirectory.Replace("CostAware.Tests", "CostAware.Ledger.Worker", StringComparison.Ordinal), "CostAware.Ledger.Worker.dll");
+        Assert.True(File.Exists(worker), $"the worker was not built: {worker}");
+        ProcessStartInfo start = new("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in (string[])[worker, _path, "1000000"])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        int flushed = 0;
+        using (Process process = Process.Start(start)!)
+        {
+            // Killed (SIGKILL) while it records, once a few hundred receipts were acknowledged as on disk.
+            while (flushed < 300 && await process.StandardOutput.ReadLineAsync() is { } line)
+            {
+                flushed = int.Parse(line["flushed ".Length..], CultureInfo.InvariantCulture);
+            }
+
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        Assert.True(flushed >= 300, "the worker stopped before it flushed 300 receipts");
+        await using SqliteCostLedger ledger = Open();
+        HashSet<Guid> stored = [.. await ledger.QueryAsync(CostLedgerQuery.All).Select(r => r.ReceiptId).ToListAsync()];
+        for (int n = 0; n < flushed; n++)
+        {
+            Assert.Contains(new Guid(n, 0, 0, new byte[8]), stored);
+        }
     }
 }
