@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
@@ -20,7 +21,8 @@ namespace CostAware;
 /// latest when <see cref="FlushAsync"/> or <see cref="DisposeAsync"/> returns. A process killed before that loses the receipts still in the buffer. When the file
 /// cannot be written (locked, disk full), the batch is retried with a growing pause and nothing is dropped; when the
 /// buffer is full, <see cref="RecordAsync"/> waits for room up to <see cref="SqliteCostLedgerOptions.FullWait"/>, then drops
-/// the receipt, logs it and counts it in <see cref="Dropped"/>.
+/// the receipt, logs it and counts it in <see cref="Dropped"/> and the metric <c>costaware.ledger.dropped</c> (the gauge
+/// <c>costaware.ledger.buffered</c> shows the buffer).
 /// </para>
 /// <para>
 /// Entries read back carry no <see cref="CostReceiptEntry.Price"/> (prices are not stored; the costs are). Money is stored
@@ -37,6 +39,8 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
     private readonly ILogger _logger;
     private readonly Channel<Pending> _buffer;
     private readonly Task _writer;
+    private readonly Meter _meter;
+    private readonly Counter<long> _droppedCounter;
     private long _dropped;
     private long _recorded;
     private long _written;
@@ -82,6 +86,9 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
             _ = create.ExecuteNonQuery();
         }
 
+        _meter = options.MeterFactory?.Create("CostAware") ?? new Meter("CostAware");
+        _droppedCounter = _meter.CreateCounter<long>("costaware.ledger.dropped", "{receipt}", "Receipts the ledger dropped because its buffer stayed full.");
+        _ = _meter.CreateObservableGauge("costaware.ledger.buffered", () => Buffered, "{receipt}", "Receipts waiting in the ledger's buffer to be written.");
         _buffer = Channel.CreateBounded<Pending>(new BoundedChannelOptions(options.Capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         _writer = Task.Run(WriteLoopAsync);
     }
@@ -114,6 +121,7 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             _ = Interlocked.Increment(ref _dropped);
+            _droppedCounter.Add(1);
             BufferFull(_logger, receipt.Id, _options.Capacity);
         }
         catch (OperationCanceledException)
@@ -247,6 +255,7 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
 #pragma warning disable VSTHRD003 // The ledger's own writer, started by its constructor.
         await _writer;
 #pragma warning restore VSTHRD003
+        _meter.Dispose();
     }
 
     /// <summary>Writes what is in the buffer and stops the writer, blocking until it is done.</summary>

@@ -21,6 +21,9 @@ public sealed class SqliteCostLedgerOptions
     /// <value>The default value is 1 second.</value>
     public TimeSpan FullWait { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Gets or sets the meter factory the ledger's metrics are created with; a meter of its own when <see langword="null"/>.</summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
+
     /// <summary>Gets or sets the clock the writer's retry pauses follow; <see cref="TimeProvider.System"/> when <see langword="null"/>.</summary>
     public TimeProvider? TimeProvider { get; set; }
 }

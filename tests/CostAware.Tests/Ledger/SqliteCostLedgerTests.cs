@@ -168,4 +168,34 @@ public sealed class SqliteCostLedgerTests : IDisposable
             Assert.Contains(new Guid(n, 0, 0, new byte[8]), stored);
         }
     }
+
+    [Fact]
+    public async Task AFullBuffer_DropsAndCounts_WhileTheFileIsLocked_AndTheRestIsWrittenWhenItIsFree()
+    {
+        DateTimeOffset at = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
+        await using SqliteCostLedger ledger = new(new SqliteCostLedgerOptions { Path = _path, Capacity = 1, FullWait = TimeSpan.Zero });
+        await ledger.FlushAsync();
+
+        // Another process holds the write lock: the writer cannot commit, and the buffer of one fills.
+        using (Microsoft.Data.Sqlite.SqliteConnection locker = new($"Data Source={_path};Pooling=False"))
+        {
+            locker.Open();
+            using Microsoft.Data.Sqlite.SqliteCommand exclusive = locker.CreateCommand();
+            exclusive.CommandText = "BEGIN EXCLUSIVE;";
+            _ = exclusive.ExecuteNonQuery();
+            for (int i = 0; i < 6; i++)
+            {
+                await ledger.RecordAsync(Receipt("acme", at, Call(at, 0.01m)));
+            }
+
+            exclusive.CommandText = "ROLLBACK;";
+            _ = exclusive.ExecuteNonQuery();
+        }
+
+        await ledger.FlushAsync();
+        long stored = await ledger.QueryAsync(CostLedgerQuery.All).CountAsync();
+        Assert.InRange(ledger.Dropped, 1, 5);
+        Assert.Equal(6 - ledger.Dropped, stored);
+        Assert.Equal(0, ledger.Buffered);
+    }
 }
