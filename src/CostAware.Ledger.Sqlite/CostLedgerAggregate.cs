@@ -71,6 +71,12 @@ public sealed record class CostLedgerAggregate
     /// <summary>Gets the tokens cache hits did not spend.</summary>
     public long AvoidedTokens { get; init; }
 
+    /// <summary>
+    /// Gets what the providers' own prompt caches saved, net of write premiums, at the prices the calls were metered at
+    /// (see <see cref="CostReceiptEntry.ProviderCacheSaved"/>).
+    /// </summary>
+    public decimal ProviderCacheSaved { get; init; }
+
     internal CostLedgerAggregate Add(CostLedgerAggregate other) => this with
     {
         Spent = Spent + other.Spent,
@@ -80,5 +86,6 @@ public sealed record class CostLedgerAggregate
         InputTokens = InputTokens + other.InputTokens,
         OutputTokens = OutputTokens + other.OutputTokens,
         AvoidedTokens = AvoidedTokens + other.AvoidedTokens,
+        ProviderCacheSaved = ProviderCacheSaved + other.ProviderCacheSaved,
     };
 }

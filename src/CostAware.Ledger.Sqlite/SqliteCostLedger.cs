@@ -77,7 +77,7 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
                     output INTEGER NOT NULL, reasoning INTEGER NOT NULL,
                     cost TEXT, cost_e10 INTEGER NOT NULL, avoided TEXT, avoided_e10 INTEGER NOT NULL,
                     cost_input TEXT, cost_cached TEXT, cost_write TEXT, cost_output TEXT, cost_reasoning TEXT,
-                    estimated INTEGER NOT NULL, batch INTEGER NOT NULL, cost_source INTEGER NOT NULL,
+                    estimated INTEGER NOT NULL, batch INTEGER NOT NULL, cost_source INTEGER NOT NULL, cache_saved_e10 INTEGER NOT NULL,
                     PRIMARY KEY (receipt_id, entry_index));
                 CREATE INDEX IF NOT EXISTS ledger_entries_ts ON ledger_entries (ts_ms);
                 CREATE INDEX IF NOT EXISTS ledger_entries_tenant_ts ON ledger_entries (tenant, ts_ms);
@@ -196,7 +196,8 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
                    SUM(CASE WHEN kind = {(int)CostEntryKind.CacheHit} THEN 1 ELSE 0 END),
                    SUM(CASE WHEN kind <> {(int)CostEntryKind.CacheHit} THEN input ELSE 0 END),
                    SUM(CASE WHEN kind <> {(int)CostEntryKind.CacheHit} THEN output ELSE 0 END),
-                   SUM(CASE WHEN kind = {(int)CostEntryKind.CacheHit} THEN input + output ELSE 0 END)
+                   SUM(CASE WHEN kind = {(int)CostEntryKind.CacheHit} THEN input + output ELSE 0 END),
+                   SUM(cache_saved_e10)
             FROM ledger_entries WHERE {Where(command, query.Filter ?? CostLedgerQuery.All)}
             GROUP BY k, m, q
             """;
@@ -220,6 +221,7 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
                 InputTokens = reader.GetInt64(7),
                 OutputTokens = reader.GetInt64(8),
                 AvoidedTokens = reader.GetInt64(9),
+                ProviderCacheSaved = reader.GetInt64(10) / Unit,
             };
             groups[(k, m, bucket)] = groups.TryGetValue((k, m, bucket), out CostLedgerAggregate? sum) ? sum.Add(row) : row;
         }
@@ -323,11 +325,11 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
             INSERT OR IGNORE INTO ledger_entries VALUES (
                 $receipt, $index, $ts, $kind, $model, $provider, $stage, $tenant, $user, $apiKey, $agent, $workflow, $feature,
                 $input, $cached, $write, $write1h, $output, $reasoning, $cost, $costE10, $avoided, $avoidedE10,
-                $costInput, $costCached, $costWrite, $costOutput, $costReasoning, $estimated, $batch, $source)
+                $costInput, $costCached, $costWrite, $costOutput, $costReasoning, $estimated, $batch, $source, $cacheSaved)
             """;
         string[] names = ["$receipt", "$index", "$ts", "$kind", "$model", "$provider", "$stage", "$tenant", "$user", "$apiKey", "$agent", "$workflow", "$feature",
             "$input", "$cached", "$write", "$write1h", "$output", "$reasoning", "$cost", "$costE10", "$avoided", "$avoidedE10",
-            "$costInput", "$costCached", "$costWrite", "$costOutput", "$costReasoning", "$estimated", "$batch", "$source"];
+            "$costInput", "$costCached", "$costWrite", "$costOutput", "$costReasoning", "$estimated", "$batch", "$source", "$cacheSaved"];
         SqliteParameter[] p = [.. names.Select(n => insert.Parameters.Add(n, SqliteType.Text))];
         long receipts = 0;
         foreach (Pending pending in batch)
@@ -349,7 +351,7 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
                     e.Tokens.Input, e.Tokens.CachedInput, e.Tokens.CacheWrite, e.Tokens.CacheWrite1h, e.Tokens.Output, e.Tokens.Reasoning,
                     Text(e.Cost?.Total), E10(e.Cost?.Total), Text(e.CostAvoided), E10(e.CostAvoided),
                     Text(e.Cost?.Input), Text(e.Cost?.CachedInput), Text(e.Cost?.CacheWrite), Text(e.Cost?.Output), Text(e.Cost?.Reasoning),
-                    e.IsEstimated ? 1 : 0, e.IsBatch ? 1 : 0, (int)e.CostSource,
+                    e.IsEstimated ? 1 : 0, e.IsBatch ? 1 : 0, (int)e.CostSource, E10(e.ProviderCacheSaved),
                 ];
                 for (int v = 0; v < values.Length; v++)
                 {

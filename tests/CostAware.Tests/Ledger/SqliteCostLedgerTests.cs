@@ -198,4 +198,23 @@ public sealed class SqliteCostLedgerTests : IDisposable
         Assert.Equal(6 - ledger.Dropped, stored);
         Assert.Equal(0, ledger.Buffered);
     }
+
+    [Fact]
+    public async Task WhatTheProvidersCacheSaved_IsSummedFromTheEntriesAsMetered()
+    {
+        DateTimeOffset at = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
+        ModelPrice sonnet = PriceCatalog.BuiltIn.TryGetPrice("claude-sonnet-4-5", out ModelPrice? p) ? p : throw new InvalidOperationException();
+        TokenCounts tokens = new() { Input = 100_000, CachedInput = 80_000, CacheWrite = 10_000, Output = 1_000 };
+        CostReceiptEntry cached = new()
+        {
+            Kind = CostEntryKind.ProviderCall, ModelId = "claude-sonnet-4-5", Timestamp = at, Tokens = tokens, Price = sonnet, Cost = sonnet.CalculateCost(tokens),
+        };
+        await using SqliteCostLedger ledger = Open();
+        await ledger.RecordAsync(Receipt("acme", at, cached));
+
+        CostLedgerAggregate all = Assert.Single(await ledger.AggregateAsync(new CostLedgerAggregateQuery()));
+
+        // Reads save 80,000 x ($3 - $0.30) per million; writes cost 10,000 x ($3.75 - $3) more.
+        Assert.Equal(0.2085m, all.ProviderCacheSaved);
+    }
 }
