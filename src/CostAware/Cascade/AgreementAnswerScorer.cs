@@ -41,10 +41,5 @@ public sealed class AgreementAnswerScorer : IAnswerScorer
             : new AnswerScore(0d, "a second sample disagrees");
     }
 
-    internal static bool Agree(string first, string second)
-    {
-        string? a = AnswerEquivalence.LastNumber(first);
-        string? b = AnswerEquivalence.LastNumber(second);
-        return a is not null || b is not null ? a == b : AnswerEquivalence.Normalize(first) == AnswerEquivalence.Normalize(second);
-    }
+    internal static bool Agree(string first, string second) => AnswerEquivalence.SameFinalAnswer(first, second);
 }

@@ -12,12 +12,7 @@ public static partial class AnswerEquivalence
     /// equal (thousands separators and a trailing full stop ignored); answers without numbers compare by
     /// <see cref="NormalizedText"/>.
     /// </summary>
-    public static IAnswerEquivalence FinalNumber { get; } = new Delegated(static (a, b) =>
-    {
-        string? x = LastNumber(a);
-        string? y = LastNumber(b);
-        return x is not null || y is not null ? x == y : Normalize(a) == Normalize(b);
-    });
+    public static IAnswerEquivalence FinalNumber { get; } = new Delegated(SameFinalAnswer);
 
     /// <summary>
     /// Gets the equivalence for multiple-choice answers: equal when they choose the same letter (A to J), read from
@@ -57,6 +52,14 @@ public static partial class AnswerEquivalence
         }
 
         return new ByEmbedding(embedder, threshold);
+    }
+
+    // The final-number rule: equal last numbers, or, for answers without numbers, equal normalised text.
+    internal static bool SameFinalAnswer(string first, string second)
+    {
+        string? x = LastNumber(first);
+        string? y = LastNumber(second);
+        return x is not null || y is not null ? x == y : Normalize(first) == Normalize(second);
     }
 
     internal static string? LastNumber(string text)

@@ -29,7 +29,7 @@ internal sealed class PrefixStatistics(int capacity)
     // A request extended an earlier one: counted once per earlier request.
     public void ObserveExtended(UInt128 tenant, Prefix extended)
     {
-        if (extended.MarkExtended() && _continuations.Count < capacity)
+        if (extended.MarkExtended())
         {
             _ = Interlocked.Increment(ref ContinuationOf(tenant).Extended);
         }

@@ -129,8 +129,7 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
         long[] tokens = new long[count];
         XxHash128 hash = new();
         Span<byte> tenantBytes = stackalloc byte[16];
-        BinaryPrimitives.WriteUInt64LittleEndian(tenantBytes, (ulong)tenant);
-        BinaryPrimitives.WriteUInt64LittleEndian(tenantBytes[8..], (ulong)(tenant >> 64));
+        BinaryPrimitives.WriteUInt128LittleEndian(tenantBytes, tenant);
         hash.Append(tenantBytes);
         long running = AppendTools(hash, options?.Tools);
         int systemEnd = -1;
@@ -145,8 +144,7 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
 
             // A message's digest is computed once per message object: an agent loop resends the same objects every turn.
             MessageDigest digest = _digests.GetValue(message, static m => Digest(m));
-            BinaryPrimitives.WriteUInt64LittleEndian(digestBytes, (ulong)digest.Hash);
-            BinaryPrimitives.WriteUInt64LittleEndian(digestBytes[8..], (ulong)(digest.Hash >> 64));
+            BinaryPrimitives.WriteUInt128LittleEndian(digestBytes, digest.Hash);
             hash.Append(digestBytes);
             running += digest.Tokens;
             keys[i] = hash.GetCurrentHashAsUInt128();
@@ -230,8 +228,7 @@ public sealed class ProviderPromptCachingChatClient : DelegatingChatClient
     private string RoutingKey(UInt128 prefix)
     {
         Span<byte> bytes = stackalloc byte[16];
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)prefix);
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes[8..], (ulong)(prefix >> 64));
+        BinaryPrimitives.WriteUInt128LittleEndian(bytes, prefix);
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
         _ = HMACSHA256.HashData(_salt, bytes, mac);
         return "ca-" + Convert.ToHexStringLower(mac[..16]);
