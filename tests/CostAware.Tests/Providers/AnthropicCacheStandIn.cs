@@ -6,16 +6,13 @@ using System.Text.Json.Nodes;
 
 namespace CostAware.Tests.Providers;
 
-// The Messages API's prompt cache, as Anthropic's prompt caching guide describes it, read from the request JSON the SDK
-// sends: blocks in order (system, then each message's content); a block with cache_control ends a prefix that is cached
-// for its lifetime (5 minutes unless "1h") from its last use; a request reads the longest live prefix ending at one of
-// its breakpoints or up to 20 blocks before one; prefixes under 1,024 tokens are not cached; usage reports
+// The Messages API's prompt cache (the sample's AnthropicCacheRules) over the request JSON the SDK sends: blocks in order
+// (system, then each message's content), a block with cache_control (5 minutes unless "1h") ending a prefix; usage reports
 // input_tokens (what was neither read nor written), cache_read_input_tokens and cache_creation_input_tokens. Tokens are
 // counted as words, which is what the stand-in needs to be consistent with itself.
 internal sealed class AnthropicCacheStandIn(TimeProvider time)
 {
-    private const int Minimum = 1024;
-    private readonly Dictionary<UInt128, (DateTimeOffset Expires, TimeSpan Ttl)> _cache = [];
+    private readonly CostAware.Samples.ProviderCaching.AnthropicCacheRules _rules = new();
 
     public long Read { get; private set; }
 
@@ -68,47 +65,8 @@ internal sealed class AnthropicCacheStandIn(TimeProvider time)
             }
         }
 
-        long read = 0;
-        int readAt = -1;
-        for (int b = 0; b < blocks.Count; b++)
-        {
-            if (blocks[b].Ttl is null)
-            {
-                continue;
-            }
-
-            for (int j = b; j >= Math.Max(0, b - 20); j--)
-            {
-                if (blocks[j].Tokens > read && _cache.TryGetValue(blocks[j].Key, out var entry) && entry.Expires > now)
-                {
-                    (read, readAt) = (blocks[j].Tokens, j);
-                }
-            }
-        }
-
-        if (readAt >= 0)
-        {
-            TimeSpan lifetime = _cache[blocks[readAt].Key].Ttl;
-            _cache[blocks[readAt].Key] = (now + lifetime, lifetime);
-        }
-
-        long written = 0, writtenUpTo = read;
-        foreach ((UInt128 key, long tokens, TimeSpan? ttl) in blocks)
-        {
-            if (ttl is not { } lifetime || tokens < Minimum)
-            {
-                continue;
-            }
-
-            bool live = _cache.TryGetValue(key, out var entry) && entry.Expires > now;
-            _cache[key] = (now + (live && entry.Ttl > lifetime ? entry.Ttl : lifetime), live && entry.Ttl > lifetime ? entry.Ttl : lifetime);
-            if (!live && tokens > writtenUpTo)
-            {
-                written += tokens - writtenUpTo;
-                writtenUpTo = tokens;
-            }
-        }
-
+        (long read, long written5m, long written1h) = _rules.Apply(blocks, now);
+        long written = written5m + written1h;
         Read += read;
         Written += written;
         string usage = string.Create(
