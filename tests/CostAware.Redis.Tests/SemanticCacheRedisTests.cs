@@ -138,6 +138,36 @@ public sealed class SemanticCacheRedisTests(RedisServerFixture redis) : IAsyncDi
         Assert.Equal(0, late.Inner.Calls);
     }
 
+    [Fact]
+    public async Task Lessons_saved_at_once_by_many_nodes_are_all_kept_in_the_store()
+    {
+        // 32 nodes learn one lesson each about the same entry at the same moment; a node that starts later must find
+        // every one of them (above all the wrong answer), not only the last writer's.
+        DateTimeOffset expires = TimeProvider.System.GetUtcNow().AddHours(1);
+        SemanticCacheRecord Lesson(int node) => new()
+        {
+            Id = "entry-1",
+            Group = "g",
+            Partition = "p",
+            Prompt = "How do I reset my password?",
+            Vector = new float[] { 1f, 0f, 0f },
+            Answer = new byte[] { 1, 2, 3 },
+            ExpiresAt = expires,
+            WrongAt = node == 17 ? 0.93f : null,
+            Confirmations = node % 4 == 0 ? new[] { 0.80f + (node / 1000f) } : Array.Empty<float>(),
+            Aliases = node % 4 == 1 ? [$"text {node}"] : [],
+        };
+
+        RedisSemanticCacheStore[] stores = [.. Enumerable.Range(0, 32).Select(_ => new RedisSemanticCacheStore(redis.Connection, _instance + "race"))];
+        await Task.WhenAll(Enumerable.Range(0, 32).Select(i => Task.Run(async () => await stores[i].SaveAsync(Lesson(i)))));
+
+        SemanticCacheRecord stored = Assert.Single(await stores[0].LoadAllAsync().ToListAsync());
+        Assert.Equal(0.93f, stored.WrongAt);
+        Assert.Equal(8, stored.Confirmations.Length);
+        Assert.Equal(0.80f, stored.Confirmations.Span[0]);
+        Assert.Equal(8, stored.Aliases.Count);
+    }
+
     private sealed class Node
     {
         public Node(string redisConfiguration, string instance)

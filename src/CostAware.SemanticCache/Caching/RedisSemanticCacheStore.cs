@@ -10,7 +10,8 @@ namespace CostAware;
 /// index replica follows. A node that starts late reads every key (<see cref="LoadAllAsync"/>).
 /// </summary>
 /// <remarks>
-/// Keys are <c>{prefix}:e:{id}</c>; the channel is <c>{prefix}:events</c>. A message lost while a node was
+/// Keys are <c>{prefix}:e:{id}</c>; the channel is <c>{prefix}:events</c>. Saving an entry that is already stored keeps
+/// what either copy learned (error-bounded mode), written with an optimistic transaction. A message lost while a node was
 /// disconnected leaves that node without the entry until it restarts or the entry is saved again: the cost is a
 /// miss, never a wrong answer. Thread-safe.
 /// </remarks>
@@ -52,9 +53,27 @@ public sealed class RedisSemanticCacheStore : ISemanticCacheStore
             return;
         }
 
-        byte[] bytes = record.ToBytes();
+        // Two nodes may learn about one entry at once (a confirmation here, a wrong answer there): the stored record
+        // takes both, written only if nobody wrote it in between (else read again and merge again), so a node that
+        // starts later never misses a lesson, above all a wrong answer.
         IDatabase db = _redis.GetDatabase();
-        _ = await db.StringSetAsync(_entryPrefix + record.Id, bytes, ttl).ConfigureAwait(false);
+        RedisKey key = _entryPrefix + record.Id;
+        byte[] bytes;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            RedisValue stored = await db.StringGetAsync(key).ConfigureAwait(false);
+            SemanticCacheRecord merged = TryRead(stored) is { } earlier && earlier.Id == record.Id ? record.MergeLearning(earlier) : record;
+            bytes = merged.ToBytes();
+            ITransaction write = db.CreateTransaction();
+            _ = write.AddCondition(stored.IsNull ? Condition.KeyNotExists(key) : Condition.StringEqual(key, stored));
+            _ = write.StringSetAsync(key, bytes, ttl);
+            if (await write.ExecuteAsync().ConfigureAwait(false))
+            {
+                break;
+            }
+        }
+
         byte[] message = new byte[bytes.Length + 1];
         message[0] = SavedMessage;
         bytes.CopyTo(message, 1);

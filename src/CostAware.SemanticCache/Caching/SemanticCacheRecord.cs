@@ -13,9 +13,11 @@ namespace CostAware;
 public sealed class SemanticCacheRecord
 {
     private const uint Magic = 0x52534143; // "CASR"
-    // Version 2 adds what the error-bounded mode learned about the entry after the answer; version 1 is still read.
-    private const byte FormatVersion = 2;
+    // Version 2 adds what the error-bounded mode learned about the entry after the answer, version 3 the texts a
+    // verification confirmed (aliases); versions 1 and 2 are still read.
+    private const byte FormatVersion = 3;
     private const int MaxConfirmations = 8;
+    private const int MaxAliases = 16;
 
     /// <summary>Gets the record's id, unique across nodes.</summary>
     public required string Id { get; init; }
@@ -49,6 +51,12 @@ public sealed class SemanticCacheRecord
     /// <summary>Gets the similarities (at most 8, the lowest) at which verifications confirmed this entry's answer for other texts.</summary>
     public ReadOnlyMemory<float> Confirmations { get; init; }
 
+    /// <summary>
+    /// Gets the other texts (at most 16) a verification confirmed this entry's answer for: a request equal to one of them
+    /// after case, white space and punctuation is a near-exact hit.
+    /// </summary>
+    public IReadOnlyList<string> Aliases { get; init; } = [];
+
     /// <summary>Writes the record in its versioned binary form.</summary>
     /// <returns>The bytes.</returns>
     public byte[] ToBytes()
@@ -78,6 +86,13 @@ public sealed class SemanticCacheRecord
             {
                 writer.Write(value);
             }
+
+            int aliases = Math.Min(Aliases.Count, MaxAliases);
+            writer.Write((byte)aliases);
+            for (int i = 0; i < aliases; i++)
+            {
+                writer.Write(Aliases[i]);
+            }
         }
 
         return stream.ToArray();
@@ -100,7 +115,7 @@ public sealed class SemanticCacheRecord
             }
 
             byte version = reader.ReadByte();
-            if (version is not (1 or FormatVersion))
+            if (version is < 1 or > FormatVersion)
             {
                 throw new InvalidDataException($"The semantic-cache record has format version {version}; this library reads versions 1 to {FormatVersion}.");
             }
@@ -123,7 +138,7 @@ public sealed class SemanticCacheRecord
             }
 
             int answerLength = reader.Read7BitEncodedInt();
-            long learned = version == 1 ? 0 : 5;
+            long learned = version switch { 1 => 0, 2 => 5, _ => 6 };
             if (answerLength < 0 || answerLength > stream.Length - stream.Position - learned)
             {
                 throw new InvalidDataException("The semantic-cache record's answer is longer than the record: it is truncated.");
@@ -153,6 +168,22 @@ public sealed class SemanticCacheRecord
                 }
             }
 
+            string[] aliases = [];
+            if (version > 2)
+            {
+                int count = reader.ReadByte();
+                if (count > MaxAliases)
+                {
+                    throw new InvalidDataException($"The semantic-cache record claims {count} aliases; at most {MaxAliases} are kept.");
+                }
+
+                aliases = new string[count];
+                for (int i = 0; i < count; i++)
+                {
+                    aliases[i] = reader.ReadString();
+                }
+            }
+
             if (stream.Position != stream.Length)
             {
                 throw new InvalidDataException("The semantic-cache record has trailing bytes.");
@@ -169,11 +200,39 @@ public sealed class SemanticCacheRecord
                 Answer = answer,
                 WrongAt = wrongAt,
                 Confirmations = confirmations,
+                Aliases = aliases,
             };
         }
         catch (Exception ex) when (ex is EndOfStreamException or FormatException or ArgumentOutOfRangeException)
         {
             throw new InvalidDataException("The semantic-cache record is truncated or damaged: " + ex.Message, ex);
         }
+    }
+
+    // This record with what another copy of the same entry learned added (the lessons only grow: the higher wrong
+    // similarity, the union of confirmations and of aliases), so that two nodes learning at once lose neither lesson.
+    internal SemanticCacheRecord MergeLearning(SemanticCacheRecord other)
+    {
+        float? wrongAt = (WrongAt, other.WrongAt) switch
+        {
+            (null, var theirs) => theirs,
+            (var ours, null) => ours,
+            (float ours, float theirs) => Math.Max(ours, theirs),
+        };
+        float[] confirmations = [.. Confirmations.ToArray().Union(other.Confirmations.ToArray()).Order().Take(MaxConfirmations)];
+        string[] aliases = [.. Aliases.Union(other.Aliases, StringComparer.Ordinal).Take(MaxAliases)];
+        return new SemanticCacheRecord
+        {
+            Id = Id,
+            Group = Group,
+            Partition = Partition,
+            Prompt = Prompt,
+            Vector = Vector,
+            Answer = Answer,
+            ExpiresAt = ExpiresAt,
+            WrongAt = wrongAt,
+            Confirmations = confirmations,
+            Aliases = aliases,
+        };
     }
 }

@@ -97,8 +97,16 @@ internal sealed class SemanticEntry(
     }
 
     // Takes what another node or a snapshot learned about this entry.
-    public void Learn(float? wrongAt, ReadOnlySpan<float> confirmations)
+    public void Learn(float? wrongAt, ReadOnlySpan<float> confirmations, IReadOnlyList<string> aliases)
     {
+        foreach (string alias in aliases)
+        {
+            if (Array.IndexOf(Aliases, alias) < 0)
+            {
+                AddAlias(alias);
+            }
+        }
+
         if (wrongAt is { } wrong)
         {
             MarkWrongAt(wrong);

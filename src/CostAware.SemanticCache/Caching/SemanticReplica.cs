@@ -147,6 +147,7 @@ internal sealed class SemanticReplica : IDisposable
         ExpiresAt = entry.ExpiresAt,
         WrongAt = float.IsNegativeInfinity(entry.WrongAt) ? null : entry.WrongAt,
         Confirmations = entry.Confirmations,
+        Aliases = entry.Aliases,
     };
 
     // An entry for the local replica from a record (a store or a snapshot), or why the record cannot be used.
@@ -166,7 +167,7 @@ internal sealed class SemanticReplica : IDisposable
 
         entry = new SemanticEntry(
             _store.NextId(), record.Id, record.Group, record.Partition, record.Prompt, record.Vector.ToArray(), answer, record.Answer.ToArray(), record.ExpiresAt);
-        entry.Learn(record.WrongAt, record.Confirmations.Span);
+        entry.Learn(record.WrongAt, record.Confirmations.Span, record.Aliases);
         return null;
     }
 
@@ -178,7 +179,7 @@ internal sealed class SemanticReplica : IDisposable
             if (_store.Find(record.Id) is { } known)
             {
                 // Another node learned about an entry this replica holds: take what it learned.
-                known.Learn(record.WrongAt, record.Confirmations.Span);
+                known.Learn(record.WrongAt, record.Confirmations.Span, record.Aliases);
                 return;
             }
 

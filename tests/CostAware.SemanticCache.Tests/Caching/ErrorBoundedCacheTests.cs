@@ -107,6 +107,26 @@ public sealed class ErrorBoundedCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task A_confirmed_text_stays_a_near_exact_hit_after_a_snapshot()
+    {
+        AngleEmbedder embedder = new();
+        SemanticCacheChatClient cache = Cache(embedder, o => o.MaxErrorRate = 0.01f, _ => "Use the reset link.");
+        _ = await Ask(cache, "stored");
+        string paraphrase = embedder.At(0.9f);
+        _ = await Ask(cache, paraphrase);
+        using MemoryStream snapshot = new();
+        _ = await cache.SaveSnapshotAsync(snapshot);
+
+        SemanticCacheChatClient restored = Cache(embedder, o => o.MaxErrorRate = 0.01f, _ => "Use the reset link.");
+        Assert.Equal(1, await restored.RestoreSnapshotAsync(new MemoryStream(snapshot.ToArray())));
+        int calls = _inner.Calls;
+        ChatResponse again = await Ask(restored, paraphrase);
+
+        Assert.Equal("near-exact", again.AdditionalProperties![CostAwareProperties.CacheHit]);
+        Assert.Equal(calls, _inner.Calls);
+    }
+
+    [Fact]
     public async Task With_a_judge_a_verification_costs_a_judge_call_and_its_yes_is_served()
     {
         AngleEmbedder embedder = new();
