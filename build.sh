@@ -15,20 +15,32 @@ build() {
   dotnet build CostAware.sln -c "$configuration" -nologo -clp:ErrorsOnly
 }
 
-# Services the suite needs: a real redis-server (Debian package) on a free loopback port, for the prompt cache's
-# second level. Its address reaches the tests as COSTAWARE_TEST_REDIS.
+# Services the suite needs, from Debian's packages, each on a free loopback port: a real redis-server (the prompt
+# cache's second level, budgets, the semantic cache's shared store) and a real PostgreSQL server (the PostgreSQL
+# ledger). Their addresses reach the tests as COSTAWARE_TEST_REDIS and COSTAWARE_TEST_POSTGRES.
 redis_pid=""
+pg_data=""
+pg_ctl=""
+as_postgres=()
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+install_packages() {
+  local missing=()
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+  [ ${#missing[@]} -eq 0 ] && return
+  echo "installing ${missing[*]} (Debian packages)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
 start_services() {
-  if ! command -v redis-server >/dev/null 2>&1; then
-    echo "installing redis-server (Debian package)"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
-  fi
-  local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  install_packages
   mkdir -p .tmp
+  local port
+  port=$(free_port)
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no >.tmp/redis.log 2>&1 &
   redis_pid=$!
   for _ in $(seq 1 50); do
@@ -38,12 +50,34 @@ start_services() {
   redis-cli -p "$port" ping >/dev/null || { echo "redis-server did not start; see .tmp/redis.log" >&2; exit 1; }
   export COSTAWARE_TEST_REDIS="127.0.0.1:$port"
   echo "redis-server on $COSTAWARE_TEST_REDIS"
+
+  # PostgreSQL refuses to run as root: as root, the cluster belongs to the package's postgres user.
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  pg_ctl="$bin/pg_ctl"
+  pg_data=$(mktemp -d /tmp/costaware-pg.XXXXXX)
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres "$pg_data"
+    as_postgres=(runuser -u postgres --)
+  fi
+  port=$(free_port)
+  "${as_postgres[@]}" "$bin/initdb" -D "$pg_data" -U costaware --auth=trust >.tmp/postgres-init.log 2>&1 \
+    || { echo "initdb failed; see .tmp/postgres-init.log" >&2; exit 1; }
+  "${as_postgres[@]}" "$pg_ctl" -D "$pg_data" -w -l "$pg_data/server.log" \
+    -o "-p $port -k $pg_data -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null \
+    || { echo "postgresql did not start; see $pg_data/server.log" >&2; exit 1; }
+  export COSTAWARE_TEST_POSTGRES="Host=127.0.0.1;Port=$port;Username=costaware;Database=postgres"
+  echo "postgresql on 127.0.0.1:$port"
 }
 
 stop_services() {
   if [ -n "$redis_pid" ]; then
     kill "$redis_pid" 2>/dev/null || true
     wait "$redis_pid" 2>/dev/null || true
+  fi
+  if [ -n "$pg_data" ]; then
+    "${as_postgres[@]}" "$pg_ctl" -D "$pg_data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$pg_data"
   fi
 }
 

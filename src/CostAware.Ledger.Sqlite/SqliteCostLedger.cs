@@ -1,7 +1,6 @@
-using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
+using CostAware.Ledger.Internal;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -17,34 +16,55 @@ namespace CostAware;
 /// <remarks>
 /// <para>
 /// What is durable: a receipt is on disk once the batch that holds it is committed (the writer takes what is in the
-/// buffer as soon as it is free, up to <see cref="SqliteCostLedgerOptions.BatchSize"/> receipts a transaction), and at the
+/// buffer as soon as it is free, up to <see cref="BufferedCostLedgerOptions.BatchSize"/> receipts a transaction), and at the
 /// latest when <see cref="FlushAsync"/> or <see cref="DisposeAsync"/> returns. A process killed before that loses the receipts still in the buffer. When the file
 /// cannot be written (locked, disk full), the batch is retried with a growing pause and nothing is dropped; when the
-/// buffer is full, <see cref="RecordAsync"/> waits for room up to <see cref="SqliteCostLedgerOptions.FullWait"/>, then drops
+/// buffer is full, <see cref="RecordAsync"/> waits for room up to <see cref="BufferedCostLedgerOptions.FullWait"/>, then drops
 /// the receipt, logs it and counts it in <see cref="Dropped"/> and the metric <c>costaware.ledger.dropped</c> (the gauge
 /// <c>costaware.ledger.buffered</c> shows the buffer).
+/// </para>
+/// <para>
+/// The file's schema is versioned (<c>PRAGMA user_version</c>): a file an older version created is migrated when it is
+/// opened, in one transaction; a file a newer version created is refused with a clear error, never written.
 /// </para>
 /// <para>
 /// Entries read back carry no <see cref="CostReceiptEntry.Price"/> (prices are not stored; the costs are). Money is stored
 /// exactly (decimal text) and summed in units of 10⁻¹⁰ dollars. Thread-safe.
 /// </para>
 /// </remarks>
-public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, IDisposable
+public sealed class SqliteCostLedger : IBufferedCostLedger, ICostLedgerAggregates, IAsyncDisposable, IDisposable
 {
     private const decimal Unit = 10_000_000_000m;
+    private const long QuarterHourMs = 900_000;
     private static readonly string[] Dimensions = ["tenant", "user_id", "api_key", "agent", "workflow", "feature"];
 
+    // Each step takes the schema from the version before it to its own (index + 1); a new version appends a step.
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE IF NOT EXISTS ledger_entries (
+            receipt_id TEXT NOT NULL, entry_index INTEGER NOT NULL, ts_ms INTEGER NOT NULL, kind INTEGER NOT NULL,
+            model TEXT, provider TEXT, stage TEXT,
+            tenant TEXT, user_id TEXT, api_key TEXT, agent TEXT, workflow TEXT, feature TEXT,
+            input INTEGER NOT NULL, cached_input INTEGER NOT NULL, cache_write INTEGER NOT NULL, cache_write_1h INTEGER NOT NULL,
+            output INTEGER NOT NULL, reasoning INTEGER NOT NULL,
+            cost TEXT, cost_e10 INTEGER NOT NULL, avoided TEXT, avoided_e10 INTEGER NOT NULL,
+            cost_input TEXT, cost_cached TEXT, cost_write TEXT, cost_output TEXT, cost_reasoning TEXT,
+            estimated INTEGER NOT NULL, batch INTEGER NOT NULL, cost_source INTEGER NOT NULL, cache_saved_e10 INTEGER NOT NULL,
+            PRIMARY KEY (receipt_id, entry_index));
+        CREATE INDEX IF NOT EXISTS ledger_entries_ts ON ledger_entries (ts_ms);
+        CREATE INDEX IF NOT EXISTS ledger_entries_tenant_ts ON ledger_entries (tenant, ts_ms);
+        """,
+
+        // Version 2: the per-agent and per-feature reports (cost per task, zombie agents) read by those dimensions.
+        """
+        CREATE INDEX IF NOT EXISTS ledger_entries_agent_ts ON ledger_entries (agent, ts_ms);
+        CREATE INDEX IF NOT EXISTS ledger_entries_feature_ts ON ledger_entries (feature, ts_ms);
+        """,
+    ];
+
     private readonly string _connectionString;
-    private readonly SqliteCostLedgerOptions _options;
-    private readonly ILogger _logger;
-    private readonly Channel<Pending> _buffer;
-    private readonly Task _writer;
-    private readonly Meter _meter;
-    private readonly Counter<long> _droppedCounter;
-    private long _dropped;
-    private long _recorded;
-    private long _written;
-    private int _disposed;
+    private readonly LedgerWriteBuffer _buffer;
 
     /// <summary>Initializes a new instance of the <see cref="SqliteCostLedger"/> class, creating the file and its table if needed.</summary>
     /// <param name="options">Where the file is and how the writer behaves.</param>
@@ -52,106 +72,45 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">The options are not valid (no path, a capacity or interval out of range).</exception>
     /// <exception cref="SqliteException">The file cannot be opened or created.</exception>
+    /// <exception cref="InvalidOperationException">The file was written by a newer version of CostAware (its schema is newer than this library knows).</exception>
     public SqliteCostLedger(SqliteCostLedgerOptions options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentException.ThrowIfNullOrWhiteSpace(options.Path, nameof(options));
-        if (options.Capacity < 1 || options.BatchSize < 1 || options.FullWait < TimeSpan.Zero)
-        {
-            throw new ArgumentException("SqliteCostLedgerOptions: Capacity and BatchSize must be positive and FullWait zero or more.", nameof(options));
-        }
-
-        _options = options;
-        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SqliteCostLedger>();
+        LedgerWriteBuffer.Validate(options, nameof(SqliteCostLedgerOptions));
         _connectionString = new SqliteConnectionStringBuilder { DataSource = options.Path, Pooling = true }.ToString();
         using (SqliteConnection connection = Open())
         {
-            using SqliteCommand create = connection.CreateCommand();
-            create.CommandText = """
-                PRAGMA journal_mode = WAL;
-                CREATE TABLE IF NOT EXISTS ledger_entries (
-                    receipt_id TEXT NOT NULL, entry_index INTEGER NOT NULL, ts_ms INTEGER NOT NULL, kind INTEGER NOT NULL,
-                    model TEXT, provider TEXT, stage TEXT,
-                    tenant TEXT, user_id TEXT, api_key TEXT, agent TEXT, workflow TEXT, feature TEXT,
-                    input INTEGER NOT NULL, cached_input INTEGER NOT NULL, cache_write INTEGER NOT NULL, cache_write_1h INTEGER NOT NULL,
-                    output INTEGER NOT NULL, reasoning INTEGER NOT NULL,
-                    cost TEXT, cost_e10 INTEGER NOT NULL, avoided TEXT, avoided_e10 INTEGER NOT NULL,
-                    cost_input TEXT, cost_cached TEXT, cost_write TEXT, cost_output TEXT, cost_reasoning TEXT,
-                    estimated INTEGER NOT NULL, batch INTEGER NOT NULL, cost_source INTEGER NOT NULL, cache_saved_e10 INTEGER NOT NULL,
-                    PRIMARY KEY (receipt_id, entry_index));
-                CREATE INDEX IF NOT EXISTS ledger_entries_ts ON ledger_entries (ts_ms);
-                CREATE INDEX IF NOT EXISTS ledger_entries_tenant_ts ON ledger_entries (tenant, ts_ms);
-                PRAGMA user_version = 1;
-                """;
-            _ = create.ExecuteNonQuery();
+            Migrate(connection, options.Path);
         }
 
-        _meter = options.MeterFactory?.Create("CostAware") ?? new Meter("CostAware");
-        _droppedCounter = _meter.CreateCounter<long>("costaware.ledger.dropped", "{receipt}", "Receipts the ledger dropped because its buffer stayed full.");
-        _ = _meter.CreateObservableGauge("costaware.ledger.buffered", () => Buffered, "{receipt}", "Receipts waiting in the ledger's buffer to be written.");
-        _buffer = Channel.CreateBounded<Pending>(new BoundedChannelOptions(options.Capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-        _writer = Task.Run(WriteLoopAsync);
+        ILogger logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SqliteCostLedger>();
+        _buffer = new LedgerWriteBuffer(WriteAsync, options, logger);
     }
 
+    /// <summary>Gets the schema version this library writes.</summary>
+    public static int SchemaVersion => Migrations.Length;
+
+    /// <inheritdoc />
+    public int Capacity => _buffer.Capacity;
+
     /// <summary>Gets how many receipts were dropped because the buffer stayed full.</summary>
-    public long Dropped => Interlocked.Read(ref _dropped);
+    public long Dropped => _buffer.Dropped;
 
     /// <summary>Gets how many receipts wait in the buffer to be written.</summary>
-    public long Buffered => Interlocked.Read(ref _recorded) - Interlocked.Read(ref _written) - Interlocked.Read(ref _dropped);
+    public long Buffered => _buffer.Buffered;
+
+    /// <inheritdoc />
+    public DateTimeOffset? FailingSince => _buffer.FailingSince;
 
     /// <inheritdoc />
     /// <remarks>Returns once the receipt is in the buffer (a snapshot of its entries now), not once it is on disk.</remarks>
-    public async ValueTask RecordAsync(CostReceipt receipt, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(receipt);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        Pending pending = new(receipt.Id, receipt.Scope, [.. receipt.Entries], Flushed: null);
-        _ = Interlocked.Increment(ref _recorded);
-        if (_buffer.Writer.TryWrite(pending))
-        {
-            return;
-        }
-
-        using CancellationTokenSource wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        wait.CancelAfter(_options.FullWait);
-        try
-        {
-            await _buffer.Writer.WriteAsync(pending, wait.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            _ = Interlocked.Increment(ref _dropped);
-            _droppedCounter.Add(1);
-            BufferFull(_logger, receipt.Id, _options.Capacity);
-        }
-        catch (OperationCanceledException)
-        {
-            _ = Interlocked.Decrement(ref _recorded);
-            throw;
-        }
-    }
+    public ValueTask RecordAsync(CostReceipt receipt, CancellationToken cancellationToken = default) => _buffer.RecordAsync(receipt, cancellationToken);
 
     /// <summary>Waits until every receipt recorded before this call is on disk.</summary>
     /// <param name="cancellationToken">Cancels the wait (not the writing).</param>
     /// <returns>A task that completes when they are.</returns>
-    public async Task FlushAsync(CancellationToken cancellationToken = default)
-    {
-        TaskCompletionSource flushed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        try
-        {
-            await _buffer.Writer.WriteAsync(new Pending(Guid.Empty, new CostScope(), [], flushed), cancellationToken);
-        }
-        catch (ChannelClosedException)
-        {
-            // Disposed: the writer writes what is left and stops.
-#pragma warning disable VSTHRD003 // The ledger's own writer.
-            await _writer.WaitAsync(cancellationToken);
-#pragma warning restore VSTHRD003
-            return;
-        }
-
-        await flushed.Task.WaitAsync(cancellationToken);
-    }
+    public Task FlushAsync(CancellationToken cancellationToken = default) => _buffer.FlushAsync(cancellationToken);
 
     /// <inheritdoc />
     public async IAsyncEnumerable<CostLedgerRecord> QueryAsync(CostLedgerQuery query, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -168,15 +127,7 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
         }
     }
 
-    /// <summary>
-    /// Sums spend, money avoided, calls and tokens in the database, grouped by a scope dimension (or none), by model, and
-    /// by a time bucket in a time zone. Tokens are of real provider calls only: a cache hit's tokens are what it avoided,
-    /// never added to what was spent.
-    /// </summary>
-    /// <param name="query">What to sum and how to group it.</param>
-    /// <param name="cancellationToken">Cancels the query.</param>
-    /// <returns>One row per group, in bucket, then key, then model order.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="query"/> is <see langword="null"/>.</exception>
+    /// <inheritdoc />
     public async Task<IReadOnlyList<CostLedgerAggregate>> AggregateAsync(CostLedgerAggregateQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -189,7 +140,7 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
         // Summed per quarter hour in SQL (every time zone's offset is a multiple of 15 minutes), then into the zone's
         // buckets here.
         command.CommandText = $"""
-            SELECT {key} AS k, {model} AS m, ts_ms / 900000 AS q,
+            SELECT {key} AS k, {model} AS m, ts_ms / {QuarterHourMs} AS q,
                    SUM(CASE WHEN kind = {(int)CostEntryKind.ProviderCall} OR kind = {(int)CostEntryKind.Embedding} THEN cost_e10 ELSE 0 END),
                    SUM(avoided_e10),
                    SUM(CASE WHEN kind = {(int)CostEntryKind.ProviderCall} THEN 1 ELSE 0 END),
@@ -201,19 +152,15 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
             FROM ledger_entries WHERE {Where(command, query.Filter ?? CostLedgerQuery.All)}
             GROUP BY k, m, q
             """;
-        Dictionary<(string? Key, string? Model, DateTimeOffset Bucket), CostLedgerAggregate> groups = [];
-        TimeZoneInfo zone = query.TimeZone ?? TimeZoneInfo.Utc;
+        List<CostLedgerAggregate> partial = [];
         await using SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            string? k = await reader.IsDBNullAsync(0, cancellationToken) ? null : reader.GetString(0);
-            string? m = await reader.IsDBNullAsync(1, cancellationToken) ? null : reader.GetString(1);
-            DateTimeOffset bucket = Bucket(DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2) * 900_000), query.Bucket, zone);
-            CostLedgerAggregate row = new()
+            partial.Add(new CostLedgerAggregate
             {
-                Key = k,
-                ModelId = m,
-                BucketStart = bucket,
+                Key = await reader.IsDBNullAsync(0, cancellationToken) ? null : reader.GetString(0),
+                ModelId = await reader.IsDBNullAsync(1, cancellationToken) ? null : reader.GetString(1),
+                BucketStart = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2) * QuarterHourMs),
                 Spent = reader.GetInt64(3) / Unit,
                 Avoided = reader.GetInt64(4) / Unit,
                 Calls = reader.GetInt64(5),
@@ -222,12 +169,10 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
                 OutputTokens = reader.GetInt64(8),
                 AvoidedTokens = reader.GetInt64(9),
                 ProviderCacheSaved = reader.GetInt64(10) / Unit,
-            };
-            groups[(k, m, bucket)] = groups.TryGetValue((k, m, bucket), out CostLedgerAggregate? sum) ? sum.Add(row) : row;
+            });
         }
 
-        IEnumerable<CostLedgerAggregate> ordered = groups.Values.OrderBy(static r => r.BucketStart).ThenBy(static r => r.Key, StringComparer.Ordinal).ThenBy(static r => r.ModelId, StringComparer.Ordinal);
-        return [.. query.Top is { } top ? ordered.OrderByDescending(static r => r.Spent).Take(top) : ordered];
+        return CostLedgerAggregation.Fold(partial, query);
     }
 
     /// <summary>Deletes the entries older than a moment (retention).</summary>
@@ -246,19 +191,7 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
 
     /// <summary>Writes what is in the buffer and stops the writer.</summary>
     /// <returns>A task that completes when the buffer is on disk.</returns>
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        _ = _buffer.Writer.TryComplete();
-#pragma warning disable VSTHRD003 // The ledger's own writer, started by its constructor.
-        await _writer;
-#pragma warning restore VSTHRD003
-        _meter.Dispose();
-    }
+    public ValueTask DisposeAsync() => _buffer.DisposeAsync();
 
     /// <summary>Writes what is in the buffer and stops the writer, blocking until it is done.</summary>
     public void Dispose()
@@ -278,48 +211,11 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
         return connection;
     }
 
-    private async Task WriteLoopAsync()
+    private async Task WriteAsync(List<LedgerReceipt> batch, CancellationToken cancellationToken)
     {
-        List<Pending> batch = new(_options.BatchSize);
-        ChannelReader<Pending> reader = _buffer.Reader;
-        while (await reader.WaitToReadAsync())
-        {
-            while (batch.Count < _options.BatchSize && reader.TryRead(out Pending? next))
-            {
-                batch.Add(next);
-            }
-
-            TimeSpan pause = TimeSpan.FromMilliseconds(100);
-            while (true)
-            {
-                try
-                {
-                    Write(batch);
-                    break;
-                }
-                catch (SqliteException ex)
-                {
-                    // Locked, disk full, read-only: the batch is kept and tried again; the buffer fills meanwhile.
-                    WriteFailed(_logger, batch.Count, ex);
-                    await Task.Delay(pause, _options.TimeProvider ?? TimeProvider.System);
-                    pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
-                }
-            }
-
-            foreach (Pending done in batch)
-            {
-                done.Flushed?.TrySetResult();
-            }
-
-            batch.Clear();
-        }
-    }
-
-    private void Write(List<Pending> batch)
-    {
-        using SqliteConnection connection = Open();
-        using SqliteTransaction transaction = connection.BeginTransaction();
-        using SqliteCommand insert = connection.CreateCommand();
+        await using SqliteConnection connection = Open();
+        await using SqliteTransaction transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using SqliteCommand insert = connection.CreateCommand();
         insert.Transaction = transaction;
         insert.CommandText = """
             INSERT OR IGNORE INTO ledger_entries VALUES (
@@ -331,15 +227,8 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
             "$input", "$cached", "$write", "$write1h", "$output", "$reasoning", "$cost", "$costE10", "$avoided", "$avoidedE10",
             "$costInput", "$costCached", "$costWrite", "$costOutput", "$costReasoning", "$estimated", "$batch", "$source", "$cacheSaved"];
         SqliteParameter[] p = [.. names.Select(n => insert.Parameters.Add(n, SqliteType.Text))];
-        long receipts = 0;
-        foreach (Pending pending in batch)
+        foreach (LedgerReceipt pending in batch)
         {
-            if (pending.Flushed is not null)
-            {
-                continue;
-            }
-
-            receipts++;
             for (int i = 0; i < pending.Entries.Length; i++)
             {
                 CostReceiptEntry e = pending.Entries[i];
@@ -358,12 +247,11 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
                     p[v].Value = values[v] ?? DBNull.Value;
                 }
 
-                _ = insert.ExecuteNonQuery();
+                _ = await insert.ExecuteNonQueryAsync(cancellationToken);
             }
         }
 
-        transaction.Commit();
-        _ = Interlocked.Add(ref _written, receipts);
+        await transaction.CommitAsync(cancellationToken);
     }
 
     private static string? Text(decimal? value) => value?.ToString(CultureInfo.InvariantCulture);
@@ -444,24 +332,32 @@ public sealed partial class SqliteCostLedger : ICostLedger, IAsyncDisposable, ID
         return new CostLedgerRecord(Guid.Parse(S("receipt_id")!), scope, entry);
     }
 
-    private static DateTimeOffset Bucket(DateTimeOffset utc, CostLedgerBucket bucket, TimeZoneInfo zone)
+    private static void Migrate(SqliteConnection connection, string path)
     {
-        DateTimeOffset local = TimeZoneInfo.ConvertTime(utc, zone);
-        DateTime start = bucket switch
+        using SqliteCommand wal = connection.CreateCommand();
+        wal.CommandText = "PRAGMA journal_mode = WAL;";
+        _ = wal.ExecuteNonQuery();
+
+        // BEGIN IMMEDIATE: two processes opening one old file at once migrate it once, one after the other.
+        using SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
+        using SqliteCommand version = connection.CreateCommand();
+        version.Transaction = transaction;
+        version.CommandText = "PRAGMA user_version;";
+        int current = Convert.ToInt32(version.ExecuteScalar(), CultureInfo.InvariantCulture);
+        if (current > Migrations.Length)
         {
-            CostLedgerBucket.Hour => new DateTime(local.Year, local.Month, local.Day, local.Hour, 0, 0, DateTimeKind.Unspecified),
-            CostLedgerBucket.Day => new DateTime(local.Year, local.Month, local.Day, 0, 0, 0, DateTimeKind.Unspecified),
-            CostLedgerBucket.Month => new DateTime(local.Year, local.Month, 1, 0, 0, 0, DateTimeKind.Unspecified),
-            _ => DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Unspecified),
-        };
-        return bucket == CostLedgerBucket.None ? DateTimeOffset.MinValue : new DateTimeOffset(start, zone.GetUtcOffset(start));
+            throw new InvalidOperationException(
+                $"The ledger file '{path}' has schema version {current}, newer than this version of CostAware writes ({Migrations.Length}). Update CostAware.Ledger.Sqlite, or use another file.");
+        }
+
+        for (int step = current; step < Migrations.Length; step++)
+        {
+            using SqliteCommand migrate = connection.CreateCommand();
+            migrate.Transaction = transaction;
+            migrate.CommandText = Migrations[step] + $"PRAGMA user_version = {step + 1};";
+            _ = migrate.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
     }
-
-    private sealed record class Pending(Guid ReceiptId, CostScope Scope, CostReceiptEntry[] Entries, TaskCompletionSource? Flushed);
-
-    [LoggerMessage(110, LogLevel.Error, "The ledger's buffer stayed full ({Capacity} receipts): receipt {ReceiptId} was dropped. The database is slower than the traffic, or cannot be written.")]
-    private static partial void BufferFull(ILogger logger, Guid receiptId, int capacity);
-
-    [LoggerMessage(111, LogLevel.Warning, "Writing {Count} receipts to the ledger failed; they are kept and tried again.")]
-    private static partial void WriteFailed(ILogger logger, int count, Exception exception);
 }

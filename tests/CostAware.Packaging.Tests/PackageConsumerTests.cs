@@ -15,7 +15,7 @@ public sealed class PackageConsumerTests : IDisposable
     private static readonly string[] Packages =
     [
         "CostAware.Abstractions", "CostAware", "CostAware.SemanticCache", "CostAware.Batching", "CostAware.Batching.OpenAI",
-        "CostAware.Batching.Anthropic", "CostAware.Anthropic", "CostAware.OpenAI", "CostAware.AspNetCore", "CostAware.Ledger.Sqlite", "CostAware.Redis", "CostAware.Onnx", "CostAware.Onnx.MiniLM",
+        "CostAware.Batching.Anthropic", "CostAware.Anthropic", "CostAware.OpenAI", "CostAware.AspNetCore", "CostAware.Ledger.Sqlite", "CostAware.Ledger.PostgreSql", "CostAware.Redis", "CostAware.Onnx", "CostAware.Onnx.MiniLM",
     ];
 
     private readonly string _work = Path.Combine(Path.GetTempPath(), "costaware-consumer-" + Guid.NewGuid().ToString("N"));

@@ -118,6 +118,7 @@ public static class CostAwareServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IPriceCatalog>(static sp => PriceCatalogFactory.GetOrCreate(sp.GetRequiredService<IOptions<CostAwareOptions>>().Value));
         services.TryAddSingleton<ICostLedger, InMemoryCostLedger>();
+        services.TryAddSingleton(static sp => sp.GetRequiredService<ICostLedger>() as ICostLedgerAggregates ?? new QueriedLedgerAggregates(sp.GetRequiredService<ICostLedger>()));
         services.TryAddSingleton<ITokenEstimator>(TiktokenTokenEstimator.Default);
         services.TryAddSingleton<IBudgetStore, InMemoryBudgetStore>();
         _ = services.AddMetrics();

@@ -7,7 +7,7 @@ namespace CostAware;
 /// which the oldest are dropped and counted in <see cref="DroppedCount"/>.
 /// </summary>
 /// <remarks>Thread-safe: recording takes a short lock; queries read a snapshot.</remarks>
-public sealed class InMemoryCostLedger : ICostLedger
+public sealed class InMemoryCostLedger : ICostLedger, ICostLedgerAggregates
 {
     private readonly Lock _lock = new();
     private readonly Queue<CostLedgerRecord> _records = new();
@@ -82,5 +82,13 @@ public sealed class InMemoryCostLedger : ICostLedger
         }
 
         await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Sums in memory, with <see cref="CostLedgerAggregation.AggregateAsync"/>.</remarks>
+    public Task<IReadOnlyList<CostLedgerAggregate>> AggregateAsync(CostLedgerAggregateQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return CostLedgerAggregation.AggregateAsync(QueryAsync(CostLedgerQuery.All, cancellationToken), query, cancellationToken);
     }
 }

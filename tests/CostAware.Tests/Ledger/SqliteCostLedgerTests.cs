@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CostAware.Tests.Ledger;
 
-public sealed class SqliteCostLedgerTests : IDisposable
+public sealed class SqliteCostLedgerTests : DurableLedgerContract<SqliteCostLedger>, IDisposable
 {
     private readonly string _path = Path.Combine(Path.GetTempPath(), "costaware-ledger-" + Guid.NewGuid().ToString("N") + ".db");
 
@@ -16,124 +18,9 @@ public sealed class SqliteCostLedgerTests : IDisposable
         }
     }
 
-    private static CostReceipt Receipt(string tenant, DateTimeOffset at, params CostReceiptEntry[] entries)
-    {
-        CostReceipt receipt = new(Guid.NewGuid(), new CostScope { Tenant = tenant, Feature = "faq" }, at);
-        foreach (CostReceiptEntry entry in entries)
-        {
-            receipt.Add(entry);
-        }
+    protected override SqliteCostLedger Open() => new(new SqliteCostLedgerOptions { Path = _path });
 
-        return receipt;
-    }
-
-    private static CostReceiptEntry Call(DateTimeOffset at, decimal cost, long input = 1000, long output = 100) => new()
-    {
-        Kind = CostEntryKind.ProviderCall,
-        ModelId = "gpt-4o",
-        Provider = "openai",
-        Timestamp = at,
-        Tokens = new TokenCounts { Input = input, Output = output },
-        Cost = new CostBreakdown { Input = cost / 2, Output = cost / 2 },
-        Stage = "metering",
-    };
-
-    private static CostReceiptEntry Hit(DateTimeOffset at, decimal avoided) => new()
-    {
-        Kind = CostEntryKind.CacheHit,
-        ModelId = "gpt-4o",
-        Timestamp = at,
-        Tokens = new TokenCounts { Input = 5000, Output = 500 },
-        Cost = default(CostBreakdown),
-        CostAvoided = avoided,
-    };
-
-    private SqliteCostLedger Open() => new(new SqliteCostLedgerOptions { Path = _path });
-
-    [Fact]
-    public async Task WhatIsRecorded_IsReadBackExactly_AndARepeatedReceiptIsStoredOnce()
-    {
-        DateTimeOffset at = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
-        CostReceipt receipt = Receipt("acme", at, Call(at, 0.0000000123m), Hit(at, 0.0042m));
-        await using (SqliteCostLedger ledger = Open())
-        {
-            await ledger.RecordAsync(receipt);
-            await ledger.RecordAsync(receipt);
-            await ledger.RecordAsync(Receipt("globex", at, Call(at, 1m)));
-
-            List<CostLedgerRecord> acme = await ledger.QueryAsync(new CostLedgerQuery { Scope = new CostScope { Tenant = "acme" } }).ToListAsync();
-            Assert.Equal(2, acme.Count);
-            Assert.Equal(0.0000000123m, acme[0].Entry.Cost!.Value.Total);
-            Assert.Equal(receipt.Id, acme[0].ReceiptId);
-            Assert.Equal(0.0042m, acme[1].Entry.CostAvoided);
-            Assert.Equal(new CostScope { Tenant = "acme", Feature = "faq" }, acme[0].Scope);
-        }
-
-        // Everything recorded before disposal is on disk: a new ledger on the file reads it.
-        await using SqliteCostLedger reopened = Open();
-        Assert.Equal(3, await reopened.QueryAsync(CostLedgerQuery.All).CountAsync());
-    }
-
-    [Fact]
-    public async Task Aggregates_GroupByTenantAndDayInATimeZone_AndNeverCountCacheHitTokensAsSpent()
-    {
-        TimeZoneInfo paris = TimeZoneInfo.FindSystemTimeZoneById("Europe/Paris");
-        DateTimeOffset lateUtc = new(2026, 12, 6, 23, 30, 0, TimeSpan.Zero); // 00:30 on the 7th in Paris
-        DateTimeOffset earlyUtc = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
-        await using SqliteCostLedger ledger = Open();
-        await ledger.RecordAsync(Receipt("acme", earlyUtc, Call(earlyUtc, 0.5m), Hit(earlyUtc, 0.2m)));
-        await ledger.RecordAsync(Receipt("acme", lateUtc, Call(lateUtc, 0.25m)));
-        await ledger.RecordAsync(Receipt("globex", earlyUtc, Call(earlyUtc, 2m)));
-
-        IReadOnlyList<CostLedgerAggregate> days = await ledger.AggregateAsync(new CostLedgerAggregateQuery { GroupBy = CostScopeDimension.Tenant, Bucket = CostLedgerBucket.Day, TimeZone = paris });
-
-        Assert.Equal(3, days.Count);
-        CostLedgerAggregate acme6 = days.Single(d => d.Key == "acme" && d.BucketStart.Day == 6);
-        Assert.Equal(new DateTimeOffset(2026, 12, 6, 0, 0, 0, TimeSpan.FromHours(1)), acme6.BucketStart);
-        Assert.Equal(0.5m, acme6.Spent);
-        Assert.Equal(0.2m, acme6.Avoided);
-        Assert.Equal((1, 1), (acme6.Calls, acme6.CacheHits));
-        Assert.Equal(1000, acme6.InputTokens);
-        Assert.Equal(5500, acme6.AvoidedTokens);
-        Assert.Equal(0.25m, days.Single(d => d.Key == "acme" && d.BucketStart.Day == 7).Spent);
-
-        IReadOnlyList<CostLedgerAggregate> top = await ledger.AggregateAsync(new CostLedgerAggregateQuery { GroupBy = CostScopeDimension.Tenant, Top = 1 });
-        Assert.Equal("globex", Assert.Single(top).Key);
-        Assert.Equal(2m, top[0].Spent);
-    }
-
-    [Fact]
-    public async Task Prune_DeletesWhatIsOlderThanTheRetention()
-    {
-        DateTimeOffset old = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
-        DateTimeOffset recent = new(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
-        await using SqliteCostLedger ledger = Open();
-        await ledger.RecordAsync(Receipt("acme", old, Call(old, 1m)));
-        await ledger.RecordAsync(Receipt("acme", recent, Call(recent, 1m)));
-
-        Assert.Equal(1, await ledger.PruneAsync(new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero)));
-        Assert.Equal(recent, (await ledger.QueryAsync(CostLedgerQuery.All).SingleAsync()).Entry.Timestamp);
-    }
-
-    [Fact]
-    public async Task SixtyFourConcurrentRecorders_LoseNothing()
-    {
-        DateTimeOffset at = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
-        await using SqliteCostLedger ledger = Open();
-
-        await Task.WhenAll(Enumerable.Range(0, 64).Select(i => Task.Run(async () =>
-        {
-            for (int r = 0; r < 10; r++)
-            {
-                await ledger.RecordAsync(Receipt($"t{i % 8}", at, Call(at, 0.001m)));
-            }
-        })));
-
-        IReadOnlyList<CostLedgerAggregate> all = await ledger.AggregateAsync(new CostLedgerAggregateQuery());
-        Assert.Equal(640, Assert.Single(all).Calls);
-        Assert.Equal(0.64m, all[0].Spent);
-        Assert.Equal(0, ledger.Dropped);
-    }
+    protected override Task<int> PruneAsync(SqliteCostLedger ledger, DateTimeOffset olderThan) => ledger.PruneAsync(olderThan);
 
     [Fact]
     public async Task KilledMidWrite_EveryFlushedReceiptIsOnDisk_AndTheFileOpens()
@@ -200,21 +87,94 @@ public sealed class SqliteCostLedgerTests : IDisposable
     }
 
     [Fact]
-    public async Task WhatTheProvidersCacheSaved_IsSummedFromTheEntriesAsMetered()
+    public async Task AFileOfTheFirstSchema_IsMigratedWhenOpened_AndKeepsItsRows()
     {
-        DateTimeOffset at = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
-        ModelPrice sonnet = PriceCatalog.BuiltIn.TryGetPrice("claude-sonnet-4-5", out ModelPrice? p) ? p : throw new InvalidOperationException();
-        TokenCounts tokens = new() { Input = 100_000, CachedInput = 80_000, CacheWrite = 10_000, Output = 1_000 };
-        CostReceiptEntry cached = new()
+        // The first released schema, as an earlier version wrote it, with one row.
+        using (Microsoft.Data.Sqlite.SqliteConnection old = new($"Data Source={_path};Pooling=False"))
         {
-            Kind = CostEntryKind.ProviderCall, ModelId = "claude-sonnet-4-5", Timestamp = at, Tokens = tokens, Price = sonnet, Cost = sonnet.CalculateCost(tokens),
-        };
-        await using SqliteCostLedger ledger = Open();
-        await ledger.RecordAsync(Receipt("acme", at, cached));
+            old.Open();
+            using Microsoft.Data.Sqlite.SqliteCommand create = old.CreateCommand();
+            create.CommandText = """
+                PRAGMA journal_mode = WAL;
+                CREATE TABLE ledger_entries (
+                    receipt_id TEXT NOT NULL, entry_index INTEGER NOT NULL, ts_ms INTEGER NOT NULL, kind INTEGER NOT NULL,
+                    model TEXT, provider TEXT, stage TEXT,
+                    tenant TEXT, user_id TEXT, api_key TEXT, agent TEXT, workflow TEXT, feature TEXT,
+                    input INTEGER NOT NULL, cached_input INTEGER NOT NULL, cache_write INTEGER NOT NULL, cache_write_1h INTEGER NOT NULL,
+                    output INTEGER NOT NULL, reasoning INTEGER NOT NULL,
+                    cost TEXT, cost_e10 INTEGER NOT NULL, avoided TEXT, avoided_e10 INTEGER NOT NULL,
+                    cost_input TEXT, cost_cached TEXT, cost_write TEXT, cost_output TEXT, cost_reasoning TEXT,
+                    estimated INTEGER NOT NULL, batch INTEGER NOT NULL, cost_source INTEGER NOT NULL, cache_saved_e10 INTEGER NOT NULL,
+                    PRIMARY KEY (receipt_id, entry_index));
+                CREATE INDEX ledger_entries_ts ON ledger_entries (ts_ms);
+                CREATE INDEX ledger_entries_tenant_ts ON ledger_entries (tenant, ts_ms);
+                INSERT INTO ledger_entries VALUES ('6f1c1f43-3a4e-4a43-9d55-2f2b3f3b1a01', 0, 1796551200000, 0, 'gpt-4o', 'openai', 'metering',
+                    'acme', NULL, NULL, 'triage', NULL, 'faq', 1000, 0, 0, 0, 100, 0, '0.0125', 125000000, NULL, 0,
+                    '0.0025', '0', '0', '0.01', '0', 0, 0, 0, 0);
+                PRAGMA user_version = 1;
+                """;
+            _ = create.ExecuteNonQuery();
+        }
 
-        CostLedgerAggregate all = Assert.Single(await ledger.AggregateAsync(new CostLedgerAggregateQuery()));
+        await using (SqliteCostLedger ledger = Open())
+        {
+            CostLedgerRecord row = await ledger.QueryAsync(new CostLedgerQuery { Scope = new CostScope { Agent = "triage" } }).SingleAsync();
+            Assert.Equal(0.0125m, row.Entry.Cost!.Value.Total);
+            Assert.Equal("acme", row.Scope.Tenant);
+        }
 
-        // Reads save 80,000 x ($3 - $0.30) per million; writes cost 10,000 x ($3.75 - $3) more.
-        Assert.Equal(0.2085m, all.ProviderCacheSaved);
+        using Microsoft.Data.Sqlite.SqliteConnection check = new($"Data Source={_path};Pooling=False");
+        check.Open();
+        using Microsoft.Data.Sqlite.SqliteCommand read = check.CreateCommand();
+        read.CommandText = "PRAGMA user_version;";
+        Assert.Equal((long)SqliteCostLedger.SchemaVersion, (long)read.ExecuteScalar()!);
+        read.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_entries_agent_ts';";
+        Assert.Equal(1L, (long)read.ExecuteScalar()!);
+    }
+
+    [Fact]
+    public void AFileOfANewerSchema_IsRefusedWithAClearError_AndNotWritten()
+    {
+        using (Microsoft.Data.Sqlite.SqliteConnection newer = new($"Data Source={_path};Pooling=False"))
+        {
+            newer.Open();
+            using Microsoft.Data.Sqlite.SqliteCommand create = newer.CreateCommand();
+            create.CommandText = "CREATE TABLE future (x INTEGER); PRAGMA user_version = 99;";
+            _ = create.ExecuteNonQuery();
+        }
+
+        InvalidOperationException error = Assert.Throws<InvalidOperationException>(Open);
+        Assert.Contains("schema version 99", error.Message, StringComparison.Ordinal);
+        Assert.Contains(_path, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Registered_FromConfiguration_ItIsTheAppsLedgerAndAggregates_AndBadOptionsAreClearErrors()
+    {
+        IConfiguration configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Ledger:Path"] = _path, ["Ledger:Capacity"] = "50" }).Build();
+        ServiceCollection services = new();
+        _ = services.AddCostAware().AddCostAwareSqliteLedger(configuration.GetSection("Ledger"));
+        await using (ServiceProvider provider = services.BuildServiceProvider())
+        {
+            SqliteCostLedger ledger = provider.GetRequiredService<SqliteCostLedger>();
+            Assert.Same(ledger, provider.GetRequiredService<ICostLedger>());
+            Assert.Same(ledger, provider.GetRequiredService<IBufferedCostLedger>());
+            Assert.Same(ledger, provider.GetRequiredService<ICostLedgerAggregates>());
+            Assert.Equal(50, ledger.Capacity);
+        }
+
+        ServiceCollection defaults = new();
+        await using (ServiceProvider provider = defaults.AddCostAware().BuildServiceProvider())
+        {
+            Assert.IsType<InMemoryCostLedger>(provider.GetRequiredService<ICostLedgerAggregates>());
+        }
+
+        IConfiguration typo = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Ledger:Pth"] = _path }).Build();
+        _ = Assert.Throws<InvalidOperationException>(() => new ServiceCollection().AddCostAwareSqliteLedger(typo.GetSection("Ledger")));
+        Microsoft.Extensions.Options.OptionsValidationException bad = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => new ServiceCollection().AddCostAwareSqliteLedger(new SqliteCostLedgerOptions { Path = _path, Capacity = 0 }));
+        Assert.Contains("Capacity", bad.Message, StringComparison.Ordinal);
     }
 }

@@ -1,6 +1,6 @@
 namespace CostAware;
 
-/// <summary>How <see cref="SqliteCostLedger.AggregateAsync"/> buckets time.</summary>
+/// <summary>How <see cref="ICostLedgerAggregates.AggregateAsync"/> buckets time.</summary>
 public enum CostLedgerBucket
 {
     /// <summary>No time buckets: one row per key and model.</summary>
@@ -16,7 +16,7 @@ public enum CostLedgerBucket
     Month = 3,
 }
 
-/// <summary>What <see cref="SqliteCostLedger.AggregateAsync"/> sums, and how it groups.</summary>
+/// <summary>What <see cref="ICostLedgerAggregates.AggregateAsync"/> sums, and how it groups.</summary>
 public sealed record class CostLedgerAggregateQuery
 {
     /// <summary>Gets the scope dimension rows are grouped by (for example <see cref="CostScopeDimension.Tenant"/>), or <see langword="null"/> for none.</summary>
@@ -77,7 +77,11 @@ public sealed record class CostLedgerAggregate
     /// </summary>
     public decimal ProviderCacheSaved { get; init; }
 
-    internal CostLedgerAggregate Add(CostLedgerAggregate other) => this with
+    /// <summary>Adds another group's sums to this one's (its key, model and bucket are kept).</summary>
+    /// <param name="other">The other group.</param>
+    /// <returns>The sums of both.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is <see langword="null"/>.</exception>
+    public CostLedgerAggregate Add(CostLedgerAggregate other) => other is null ? throw new ArgumentNullException(nameof(other)) : this with
     {
         Spent = Spent + other.Spent,
         Avoided = Avoided + other.Avoided,
