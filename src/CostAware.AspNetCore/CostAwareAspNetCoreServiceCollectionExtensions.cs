@@ -27,8 +27,10 @@ public static class CostAwareAspNetCoreServiceCollectionExtensions
 
     /// <summary>
     /// Adds health checks for CostAware: the budget store answers (<c>costaware-budget-store</c>, tagged <c>costaware</c>
-    /// and <c>ready</c>), and the price catalog's newest price is not older than <paramref name="maxCatalogAge"/>
-    /// (<c>costaware-price-catalog</c>, degraded when it is).
+    /// and <c>ready</c>), the price catalog's newest price is not older than <paramref name="maxCatalogAge"/>
+    /// (<c>costaware-price-catalog</c>, degraded when it is), and the durable ledger (<c>costaware-ledger</c>, SQLite or
+    /// PostgreSQL: its database answers, it dropped nothing since the last check; degraded while its writes fail or its
+    /// buffer is over 80 % full). Redis and the deferral backlog have checks of their own in their packages.
     /// </summary>
     /// <param name="builder">The health checks builder.</param>
     /// <param name="maxCatalogAge">The oldest the newest price may be; 180 days when <see langword="null"/>.</param>
@@ -38,6 +40,9 @@ public static class CostAwareAspNetCoreServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         TimeSpan age = maxCatalogAge ?? TimeSpan.FromDays(180);
+
+        // One instance for the app: it remembers how many receipts were dropped at the last check.
+        builder.Services.TryAddSingleton<LedgerHealthCheck>();
         return builder
             .Add(new HealthCheckRegistration(
                 "costaware-budget-store",
@@ -50,6 +55,11 @@ public static class CostAwareAspNetCoreServiceCollectionExtensions
                 "costaware-price-catalog",
                 services => new PriceCatalogHealthCheck(services.GetService<IPriceCatalog>() ?? PriceCatalog.BuiltIn, services.GetService<TimeProvider>() ?? TimeProvider.System, age),
                 HealthStatus.Degraded,
+                ["costaware"]))
+            .Add(new HealthCheckRegistration(
+                "costaware-ledger",
+                static services => services.GetRequiredService<LedgerHealthCheck>(),
+                HealthStatus.Unhealthy,
                 ["costaware"]));
     }
 }

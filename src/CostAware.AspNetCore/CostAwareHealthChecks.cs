@@ -45,3 +45,47 @@ internal sealed class PriceCatalogHealthCheck(IPriceCatalog catalog, TimeProvide
                 string.Create(CultureInfo.InvariantCulture, $"The newest price is from {date:yyyy-MM-dd}, {age} days ago (the most allowed is {maxAge.TotalDays:0}): load a newer price file (CostAware:PriceFiles) or update CostAware.")));
     }
 }
+
+// The durable ledger: its database answers, its writes succeed, its buffer has room, and it dropped nothing since the
+// last check. The in-memory ledger has nothing to check.
+internal sealed class LedgerHealthCheck(IServiceProvider services) : IHealthCheck
+{
+    private long _droppedSeen;
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (services.GetService(typeof(IBufferedCostLedger)) is not IBufferedCostLedger ledger)
+        {
+            return HealthCheckResult.Healthy("The ledger is in memory (nothing durable to check).");
+        }
+
+        Dictionary<string, object> data = new()
+        {
+            ["buffered"] = ledger.Buffered, ["capacity"] = ledger.Capacity, ["dropped"] = ledger.Dropped,
+        };
+        try
+        {
+            await ledger.PingAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return new HealthCheckResult(context.Registration.FailureStatus, "The ledger's database cannot be reached: receipts wait in the buffer.", ex, data);
+        }
+
+        long dropped = ledger.Dropped;
+        long newlyDropped = dropped - Interlocked.Exchange(ref _droppedSeen, dropped);
+        if (newlyDropped > 0)
+        {
+            return new HealthCheckResult(context.Registration.FailureStatus, string.Create(CultureInfo.InvariantCulture, $"The ledger dropped {newlyDropped} receipts since the last check: its buffer stayed full."), data: data);
+        }
+
+        if (ledger.FailingSince is { } since)
+        {
+            return HealthCheckResult.Degraded(string.Create(CultureInfo.InvariantCulture, $"The ledger's writes have failed since {since:u}; receipts are kept and retried."), data: data);
+        }
+
+        return ledger.Buffered * 5 > ledger.Capacity * 4L
+            ? HealthCheckResult.Degraded("The ledger's buffer is over 80 % full: the database is slower than the traffic.", data: data)
+            : HealthCheckResult.Healthy("The ledger writes.", data);
+    }
+}

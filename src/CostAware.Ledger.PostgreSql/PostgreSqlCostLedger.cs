@@ -248,9 +248,7 @@ public sealed partial class PostgreSqlCostLedger : IBufferedCostLedger, ICostLed
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Whether the server answers (for health checks).</summary>
-    /// <param name="cancellationToken">The token to monitor for cancellation requests.</param>
-    /// <returns>A task that completes when the server answered.</returns>
+    /// <inheritdoc />
     /// <exception cref="NpgsqlException">The server cannot be reached.</exception>
     public async Task PingAsync(CancellationToken cancellationToken = default)
     {

@@ -175,6 +175,16 @@ public sealed class SqliteCostLedger : IBufferedCostLedger, ICostLedgerAggregate
         return CostLedgerAggregation.Fold(partial, query);
     }
 
+    /// <inheritdoc />
+    /// <exception cref="SqliteException">The file cannot be opened or read.</exception>
+    public async Task PingAsync(CancellationToken cancellationToken = default)
+    {
+        await using SqliteConnection connection = Open();
+        await using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM ledger_entries WHERE 0;";
+        _ = await command.ExecuteScalarAsync(cancellationToken);
+    }
+
     /// <summary>Deletes the entries older than a moment (retention).</summary>
     /// <param name="olderThan">Entries with a timestamp before it are deleted.</param>
     /// <param name="cancellationToken">Cancels the deletion.</param>

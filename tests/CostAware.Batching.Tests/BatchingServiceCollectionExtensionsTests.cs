@@ -123,6 +123,42 @@ public sealed class BatchingServiceCollectionExtensionsTests : IAsyncLifetime
         Assert.Single(await provider.GetRequiredService<ICostLedger>().QueryAsync(CostLedgerQuery.All).ToListAsync());
     }
 
+    [Fact]
+    public async Task TheDeferralHealthCheck_IsHealthyUntilAQueuedCallWaitsLongerThanTheOptionsAllow()
+    {
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 11, 24, 2, 0, 0, TimeSpan.Zero));
+        ServiceCollection services = new();
+        _ = services.AddSingleton<TimeProvider>(time);
+        _ = services.AddCostAware(_ => { });
+        OpenAIClient openai = new(new ApiKeyCredential("sk-test"), new OpenAIClientOptions { Endpoint = _server.Endpoint });
+        _ = services.AddCostAwareBatching(o =>
+        {
+            o.QueuePath = _path;
+            o.MaxWaitAlone = TimeSpan.FromHours(1);
+        }).AddCostAwareOpenAIBatches(openai);
+        _ = services.AddChatClient(new NullClient()).UseBatchDeferral().UseTokenMetering();
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        IChatClient chat = provider.GetRequiredService<IChatClient>();
+        CostAwareDeferralHealthCheck check = ActivatorUtilities.CreateInstance<CostAwareDeferralHealthCheck>(provider);
+        Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext context = new()
+        {
+            Registration = new("costaware-deferrals", check, Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, null),
+        };
+
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, (await check.CheckHealthAsync(context)).Status);
+
+        // One call queued as a ticket (the caller does not wait); no scheduler runs in this test.
+        _ = await chat.GetResponseAsync("Summarise the night.", new ChatOptions { ModelId = "gpt-4o-mini", MaxOutputTokens = 100 }
+            .WithDeferral(new Deferral { Delivery = DeferralDelivery.Ticket }));
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, (await check.CheckHealthAsync(context)).Status);
+
+        time.Advance(TimeSpan.FromHours(2));
+        Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult stuck = await check.CheckHealthAsync(context);
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, stuck.Status);
+        Assert.Contains("not submitting", stuck.Description, StringComparison.Ordinal);
+        Assert.Equal(1, stuck.Data["queued"]);
+    }
+
     private sealed class NullClient : IChatClient
     {
         public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>

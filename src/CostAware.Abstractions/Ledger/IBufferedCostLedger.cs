@@ -22,4 +22,9 @@ public interface IBufferedCostLedger : ICostLedger
     /// <param name="cancellationToken">Cancels the wait (not the writing).</param>
     /// <returns>A task that completes when they are.</returns>
     Task FlushAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Checks that the database answers now (for health checks); it writes nothing.</summary>
+    /// <param name="cancellationToken">The token to monitor for cancellation requests.</param>
+    /// <returns>A task that completes when the database answered, and faults when it cannot be reached.</returns>
+    Task PingAsync(CancellationToken cancellationToken = default);
 }

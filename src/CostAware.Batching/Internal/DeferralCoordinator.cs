@@ -222,6 +222,19 @@ internal sealed class DeferralCoordinator : IAsyncDisposable, IDisposable
         _opening.Dispose();
     }
 
+    // What the deferral health check reads: the queue as it is now, or null when this process has not opened it.
+    internal async Task<(IReadOnlyList<QueuedGroup> Queued, IReadOnlyList<OpenBatch> Open)?> BacklogAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _queue) is not { } queue)
+        {
+            return null;
+        }
+
+        IReadOnlyList<QueuedGroup> queued = await queue.QueuedGroupsAsync(cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<OpenBatch> open = await queue.OpenBatchesAsync(cancellationToken).ConfigureAwait(false);
+        return (queued, open);
+    }
+
     // The queue file is opened on first use, not at start-up, so that an app that never defers never creates it. A
     // queue given by DI (Redis) is used as it is.
     private async ValueTask<IDeferralQueue> QueueAsync(CancellationToken cancellationToken)

@@ -18,7 +18,7 @@ namespace CostAware.Tests.AspNetCore;
 // health checks, the warm-up.
 public class AspNetCoreTests
 {
-    private static async Task<(WebApplication App, HttpClient Http)> StartAsync(Action<IServiceCollection> services, Action<WebApplication> pipeline)
+    internal static async Task<(WebApplication App, HttpClient Http)> StartAsync(Action<IServiceCollection> services, Action<WebApplication> pipeline)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
@@ -32,7 +32,7 @@ public class AspNetCoreTests
     }
 
     // Stands in for authentication: the caller's tenant claim comes from a header only this test sets.
-    private static void FakeAuthentication(WebApplication app) => app.Use((context, next) =>
+    internal static void FakeAuthentication(WebApplication app) => app.Use((context, next) =>
     {
         if (context.Request.Headers.TryGetValue("X-Test-Authenticated-Tenant", out var tenant))
         {
