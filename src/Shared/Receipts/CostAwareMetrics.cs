@@ -105,7 +105,10 @@ internal sealed class CostAwareMetrics : IDisposable
 
         if (_cost.Enabled && entry.Cost is { } cost)
         {
-            _cost.Add((double)cost.Total, tags);
+            // Whether the call was paid at a batch API's price: the dashboards' batch discount.
+            TagList costTags = tags;
+            costTags.Add("costaware.batch", entry.IsBatch ? BoxedTrue : BoxedFalse);
+            _cost.Add((double)cost.Total, costTags);
         }
 
         if (_tokens.Enabled)

@@ -122,6 +122,35 @@ public sealed class PostgreSqlCostLedgerTests : DurableLedgerContract<PostgreSql
         Assert.Contains("version 99", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task TheDashboardsLedgerPanels_RunAgainstTheLedgersSchema_AndAnswer()
+    {
+        DateTimeOffset at = TimeProvider.System.GetUtcNow().AddHours(-1);
+        await using (PostgreSqlCostLedger ledger = Open())
+        {
+            await ledger.RecordAsync(Receipt("acme", at, Call(at, 0.5m), Hit(at, 0.25m)));
+        }
+
+        using System.Text.Json.JsonDocument dashboard = Dashboards.GrafanaDashboardTests.Dashboard();
+        await using NpgsqlDataSource data = NpgsqlDataSource.Create(ConnectionString);
+        int panels = 0;
+        foreach ((string type, string query) in Dashboards.GrafanaDashboardTests.Queries(dashboard).Where(static q => q.DataSource != "prometheus"))
+        {
+            // Grafana's macros as its PostgreSQL data source expands them.
+            string sql = query
+                .Replace("costaware.ledger_entries", $"\"{_schema}\".ledger_entries", StringComparison.Ordinal)
+                .Replace("$__timeFilter(ts)", "ts BETWEEN now() - interval '1 day' AND now()", StringComparison.Ordinal)
+                .Replace("$__timeGroupAlias(ts, 1h)", "to_timestamp(floor(extract(epoch FROM ts) / 3600) * 3600) AS \"time\"", StringComparison.Ordinal);
+            Assert.DoesNotContain("$__", sql, StringComparison.Ordinal);
+            await using NpgsqlCommand command = data.CreateCommand(sql);
+            await using NpgsqlDataReader reader = await command.ExecuteReaderAsync();
+            Assert.True(await reader.ReadAsync(), $"the {type} panel's query returned no row: {sql}");
+            panels++;
+        }
+
+        Assert.Equal(3, panels);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("costaware; DROP TABLE x")]
