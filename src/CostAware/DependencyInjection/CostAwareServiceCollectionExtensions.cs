@@ -94,7 +94,7 @@ public static class CostAwareServiceCollectionExtensions
         }
     }
 
-    private static readonly HashSet<string> PackageSections = new(StringComparer.OrdinalIgnoreCase) { "SemanticCache", "Batching", "Onnx", "Redis" };
+    private static readonly HashSet<string> PackageSections = new(StringComparer.OrdinalIgnoreCase) { "SemanticCache", "Batching", "Onnx", "Redis", "Ledger" };
 
     /// <summary>Registers CostAware's shared services with options set in code.</summary>
     /// <param name="services">The service collection.</param>
