@@ -17,7 +17,8 @@ build() {
 
 # Services the suite needs, from Debian's packages, each on a free loopback port: a real redis-server (the prompt
 # cache's second level, budgets, the semantic cache's shared store) and a real PostgreSQL server (the PostgreSQL
-# ledger). Their addresses reach the tests as COSTAWARE_TEST_REDIS and COSTAWARE_TEST_POSTGRES.
+# ledger). Their addresses reach the tests as COSTAWARE_TEST_REDIS and COSTAWARE_TEST_POSTGRES. Chromium (headless,
+# driven by Playwright) opens the costaware tool's HTML report.
 redis_pid=""
 pg_data=""
 pg_ctl=""
@@ -29,6 +30,7 @@ install_packages() {
   local missing=()
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   [ ${#missing[@]} -eq 0 ] && return
   echo "installing ${missing[*]} (Debian packages)"
   local sudo=""

@@ -119,6 +119,35 @@ public sealed class PackageConsumerTests : IDisposable
         Assert.Contains("spent 0.000002400 then 0", runOutput, StringComparison.Ordinal);
     }
 
+    [Fact(Timeout = 600_000)]
+    public async Task TheCostawareTool_PackedIntoALocalFeed_InstallsAndRuns()
+    {
+        string root = Root();
+        string feed = Path.Combine(_work, "tool-feed");
+        string version = "0.1.0-tool." + TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
+        (int code, string output) = await RunAsync("dotnet", $"pack \"{Path.Combine(root, "src", "CostAware.Cli", "CostAware.Cli.csproj")}\" -c Release --no-build -o \"{feed}\" -nologo -p:PackageVersion={version}", root);
+        Assert.True(code == 0, $"pack CostAware.Cli failed:\n{output}");
+
+        // Only the local feed: what the docs tell a user to run, nothing from elsewhere.
+        string config = Path.Combine(_work, "tool-nuget.config");
+        await File.WriteAllTextAsync(config, $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="local" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+        string tools = Path.Combine(_work, "tools");
+        (code, output) = await RunAsync("dotnet", $"tool install CostAware.Cli --tool-path \"{tools}\" --configfile \"{config}\" --version {version}", _work);
+        Assert.True(code == 0, $"dotnet tool install failed:\n{output}");
+
+        (code, output) = await RunAsync(Path.Combine(tools, "costaware"), "prices gpt-4o --json", _work);
+        Assert.True(code == 0, $"costaware failed:\n{output}");
+        Assert.Contains("\"model\": \"gpt-4o\"", output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void EveryPackage_OpensItsInternalsToNoOtherProductPackage()
     {

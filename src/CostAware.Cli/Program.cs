@@ -1,0 +1,196 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using CostAware;
+using CostAware.Cli;
+using Spectre.Console;
+
+// costaware: see the spend in a CostAware ledger, and the price catalog. Exit codes: 0 done, 1 a zombie agent was
+// found (report), 2 bad input (one line naming the file, line and field).
+RootCommand root = new("CostAware: what your LLM calls cost, from the ledger CostAware writes.");
+root.Subcommands.Add(ReportCommand());
+root.Subcommands.Add(PricesCommand());
+return await root.Parse(args).InvokeAsync();
+
+// Bad input is one line on standard error naming the file, line and field, and exit code 2 (not a stack trace).
+static Func<ParseResult, CancellationToken, Task<int>> Guarded(Func<ParseResult, CancellationToken, Task<int>> action) => async (parse, cancellationToken) =>
+{
+    try
+    {
+        return await action(parse, cancellationToken);
+    }
+    catch (CliException ex)
+    {
+        await Console.Error.WriteLineAsync("costaware: " + ex.Message);
+        return 2;
+    }
+};
+
+static Command ReportCommand()
+{
+    Option<string> ledger = new("--ledger") { Description = "A SQLite ledger file, a PostgreSQL connection string (Host=…; add |schema for another schema than costaware), or a .csv / .jsonl export (CostLedgerExport).", Required = true };
+    Option<DateTimeOffset?> from = new("--from") { Description = "Only entries at or after this moment (ISO 8601)." };
+    Option<DateTimeOffset?> to = new("--to") { Description = "Only entries before this moment (ISO 8601)." };
+    Option<string> zone = new("--time-zone") { Description = "The time zone whose days the report counts (IANA id).", DefaultValueFactory = _ => "UTC" };
+    Option<CostScopeDimension> groupBy = new("--group-by") { Description = "The scope dimension spend is broken down by.", DefaultValueFactory = _ => CostScopeDimension.Tenant };
+    Option<int> top = new("--top") { Description = "How many top spenders to list.", DefaultValueFactory = _ => 10 };
+    Option<string[]> values = new("--value") { Description = "What one completed task of an agent is worth, as agent=dollars (* for every agent); an agent that costs more per task is flagged as a zombie.", AllowMultipleArgumentsPerToken = true };
+    Option<bool> json = new("--json") { Description = "Write the report as JSON to standard output." };
+    Option<FileInfo?> html = new("--html") { Description = "Also write the report as one self-contained HTML file with charts." };
+    Command report = new("report", "Spend by model, scope and day; top spenders; cache and batch savings; agents that cost more than their tasks are worth.")
+    {
+        ledger, from, to, zone, groupBy, top, values, json, html,
+    };
+    report.SetAction(Guarded(async (parse, cancellationToken) =>
+    {
+        if (parse.GetValue(top) < 1)
+        {
+            throw new CliException("--top must be at least 1");
+        }
+
+        TimeZoneInfo timeZone = FindZone(parse.GetValue(zone)!);
+        Dictionary<string, decimal> worth = ParseValues(parse.GetValue(values) ?? []);
+        await using LedgerSource source = await LedgerSource.OpenAsync(parse.GetValue(ledger)!, cancellationToken);
+        CostLedgerQuery filter = new() { From = parse.GetValue(from), To = parse.GetValue(to) };
+        SpendReport result = await SpendReport.BuildAsync(source, filter, parse.GetValue(groupBy), timeZone, parse.GetValue(top), worth, cancellationToken);
+        if (parse.GetValue(json))
+        {
+            await Console.Out.WriteLineAsync(JsonSerializer.Serialize(result, ReportRendering.Json));
+        }
+        else
+        {
+            ReportRendering.Terminal(result, AnsiConsole.Console);
+        }
+
+        if (parse.GetValue(html) is { } file)
+        {
+            await File.WriteAllTextAsync(file.FullName, ReportRendering.Html(result), cancellationToken);
+            if (!parse.GetValue(json))
+            {
+                AnsiConsole.MarkupLine($"HTML report: {Markup.Escape(file.FullName)}");
+            }
+        }
+
+        return result.Agents.Any(static a => a.Zombie) ? 1 : 0;
+    }));
+    return report;
+}
+
+static Command PricesCommand()
+{
+    Argument<string[]> models = new("model") { Description = "Models to show (all when none).", Arity = ArgumentArity.ZeroOrMore };
+    Option<FileInfo?> diff = new("--diff") { Description = "A price file to compare with: LiteLLM's model_prices_and_context_window.json, or a CostAware price file." };
+    Option<bool> json = new("--json") { Description = "Write the table as JSON to standard output." };
+    Command prices = new("prices", "The built-in price catalog (USD per million tokens), and its differences against a price file.") { models, diff, json };
+    prices.SetAction(Guarded(async (parse, cancellationToken) =>
+    {
+        string[] wanted = parse.GetValue(models) ?? [];
+        IReadOnlyList<ModelPrice> catalog = [.. PriceCatalog.BuiltIn.Models.Where(m => wanted.Length == 0 || wanted.Any(w => Matches(m, w))).OrderBy(static m => m.Provider, StringComparer.Ordinal).ThenBy(static m => m.ModelId, StringComparer.Ordinal)];
+        foreach (string w in wanted.Where(w => !PriceCatalog.BuiltIn.Models.Any(m => Matches(m, w))))
+        {
+            throw new CliException($"model '{w}' is not in the price catalog");
+        }
+
+        List<PriceRow> rows = [.. catalog.Select(static m => new PriceRow(m.ModelId, m.Provider, m.Standard.Input, m.Standard.EffectiveCachedInput, m.Standard.Output, m.Batch?.Input, m.Batch?.Output, m.EffectiveDate, null))];
+        if (parse.GetValue(diff) is { } file)
+        {
+            rows = Diff(catalog, file);
+        }
+
+        if (parse.GetValue(json))
+        {
+            await Console.Out.WriteLineAsync(JsonSerializer.Serialize(rows, ReportRendering.Json));
+            return 0;
+        }
+
+        Table table = new Table().AddColumns("model", "provider", "input", "cached input", "output", "batch input", "batch output", "as of", parse.GetValue(diff) is null ? string.Empty : "difference");
+        foreach (PriceRow r in rows)
+        {
+            table.AddRow(Markup.Escape(r.Model), Markup.Escape(r.Provider), D(r.Input), D(r.CachedInput), D(r.Output), D(r.BatchInput), D(r.BatchOutput), r.AsOf?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) ?? string.Empty, Markup.Escape(r.Difference ?? string.Empty));
+        }
+
+        AnsiConsole.Write(table);
+        return 0;
+    }));
+    return prices;
+
+    static string D(decimal? value) => value is { } v ? (v / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture) : string.Empty;
+}
+
+static bool Matches(ModelPrice model, string name) =>
+    string.Equals(model.ModelId, name, StringComparison.OrdinalIgnoreCase) || model.Aliases.Contains(name, StringComparer.OrdinalIgnoreCase);
+
+static List<PriceRow> Diff(IReadOnlyList<ModelPrice> catalog, FileInfo file)
+{
+    if (!file.Exists)
+    {
+        throw new CliException($"{file.FullName}: no such file (--diff)");
+    }
+
+    IReadOnlyList<ModelPrice> other;
+    try
+    {
+        // A CostAware price file has a top-level "Prices" object; anything else is read as LiteLLM's table.
+        using (JsonDocument probe = JsonDocument.Parse(File.ReadAllText(file.FullName)))
+        {
+            other = probe.RootElement.ValueKind == JsonValueKind.Object && probe.RootElement.TryGetProperty("Prices", out _)
+                ? PriceCatalogLoader.LoadJson(file.FullName)
+                : PriceCatalogLoader.LoadLiteLlm(file.FullName);
+        }
+    }
+    catch (Exception ex) when (ex is JsonException or PriceCatalogException or InvalidDataException or FormatException)
+    {
+        throw new CliException($"{file.FullName}: {ex.Message}");
+    }
+
+    Dictionary<string, ModelPrice> theirs = new(StringComparer.OrdinalIgnoreCase);
+    foreach (ModelPrice price in other)
+    {
+        theirs.TryAdd(price.ModelId, price);
+    }
+
+    List<PriceRow> rows = [];
+    foreach (ModelPrice ours in catalog)
+    {
+        ModelPrice? match = theirs.GetValueOrDefault(ours.ModelId) ?? ours.Aliases.Select(a => theirs.GetValueOrDefault(a)).FirstOrDefault(static m => m is not null);
+        string difference = match is null ? "not in the file"
+            : match.Standard.Input == ours.Standard.Input && match.Standard.Output == ours.Standard.Output && match.Standard.EffectiveCachedInput == ours.Standard.EffectiveCachedInput ? "same"
+            : $"file: input {Plain(match.Standard.Input)}, cached {Plain(match.Standard.EffectiveCachedInput)}, output {Plain(match.Standard.Output)}";
+        rows.Add(new PriceRow(ours.ModelId, ours.Provider, ours.Standard.Input, ours.Standard.EffectiveCachedInput, ours.Standard.Output, ours.Batch?.Input, ours.Batch?.Output, ours.EffectiveDate, difference));
+    }
+
+    return rows;
+
+    static string Plain(decimal value) => (value / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture);
+}
+
+static TimeZoneInfo FindZone(string id)
+{
+    try
+    {
+        return TimeZoneInfo.FindSystemTimeZoneById(id);
+    }
+    catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
+    {
+        throw new CliException($"--time-zone: '{id}' is not a time zone (for example Europe/Paris)");
+    }
+}
+
+static Dictionary<string, decimal> ParseValues(string[] values)
+{
+    Dictionary<string, decimal> worth = new(StringComparer.Ordinal);
+    foreach (string value in values)
+    {
+        int eq = value.LastIndexOf('=');
+        if (eq <= 0 || !decimal.TryParse(value.AsSpan(eq + 1), NumberStyles.Number, CultureInfo.InvariantCulture, out decimal dollars) || dollars < 0)
+        {
+            throw new CliException($"--value: '{value}' is not agent=dollars (for example triage=0.50)");
+        }
+
+        worth[value[..eq]] = dollars;
+    }
+
+    return worth;
+}
+
+internal sealed record class PriceRow(string Model, string Provider, decimal Input, decimal CachedInput, decimal Output, decimal? BatchInput, decimal? BatchOutput, DateOnly? AsOf, string? Difference);
