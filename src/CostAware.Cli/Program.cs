@@ -10,6 +10,7 @@ using Spectre.Console;
 RootCommand root = new("CostAware: what your LLM calls cost, from the ledger CostAware writes.");
 root.Subcommands.Add(ReportCommand());
 root.Subcommands.Add(PricesCommand());
+root.Subcommands.Add(BreakevenCommand());
 return await root.Parse(args).InvokeAsync();
 
 // Bad input is one line on standard error naming the file, line and field, and exit code 2 (not a stack trace).
@@ -115,6 +116,72 @@ static Command PricesCommand()
     return prices;
 
     static string D(decimal? value) => value is { } v ? (v / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture) : string.Empty;
+}
+
+static Command BreakevenCommand()
+{
+    Option<string> model = new("--model") { Description = "The API model the workload would use (its catalog price).", Required = true };
+    Option<long?> input = new("--input-tokens-per-month") { Description = "Prompt tokens a month (or give --trace)." };
+    Option<long?> output = new("--output-tokens-per-month") { Description = "Answer tokens a month (or give --trace)." };
+    Option<FileInfo?> trace = new("--trace") { Description = "A trace of real requests (TIMESTAMP, ContextTokens, GeneratedTokens: the Azure LLM inference trace) scaled to a month." };
+    Option<double> scale = new("--scale") { Description = "Multiplies the trace's monthly tokens (a bigger service than the trace's).", DefaultValueFactory = _ => 1d };
+    Option<double> growth = new("--growth") { Description = "Monthly growth of the volume (0.05 = 5 % a month).", DefaultValueFactory = _ => 0d };
+    Option<double> promptRate = new("--prompt-tokens-per-second") { Description = "Prompt tokens one GPU reads per second, measured (OnnxChatClient.Throughput.PromptTokensPerSecond).", Required = true };
+    Option<double> outputRate = new("--output-tokens-per-second") { Description = "Answer tokens one GPU writes per second, measured (OnnxChatClient.Throughput.OutputTokensPerSecond), at the batch size you will run.", Required = true };
+    Option<double> utilization = new("--utilization") { Description = "The share of hours a GPU is busy (traffic is not flat).", DefaultValueFactory = _ => 0.5d };
+    Option<decimal> rent = new("--rent-per-gpu-hour") { Description = "What renting one GPU costs an hour (USD).", Required = true };
+    Option<decimal> buy = new("--buy-per-gpu") { Description = "What buying one GPU's share of a server costs (USD).", Required = true };
+    Option<decimal> own = new("--own-per-gpu-month") { Description = "Power, hosting and upkeep of one owned GPU a month (USD).", DefaultValueFactory = _ => 0m };
+    Option<int> months = new("--months") { Description = "How many months to plan.", DefaultValueFactory = _ => 36 };
+    Option<bool> json = new("--json") { Description = "Write the plan as JSON to standard output." };
+    Option<FileInfo?> html = new("--html") { Description = "Also write the plan as one self-contained HTML file with a chart." };
+    Command command = new("breakeven", "API against rented and owned hardware, month by month, with the month each pays back.")
+    {
+        model, input, output, trace, scale, growth, promptRate, outputRate, utilization, rent, buy, own, months, json, html,
+    };
+    command.SetAction(Guarded(async (parse, cancellationToken) =>
+    {
+        string name = parse.GetValue(model)!;
+        ModelPrice price = PriceCatalog.BuiltIn.Models.FirstOrDefault(m => Matches(m, name)) ?? throw new CliException($"--model: '{name}' is not in the price catalog (costaware prices lists it)");
+        (long inTokens, long outTokens) = parse.GetValue(trace) is { } file
+            ? await Breakeven.FromTraceAsync(file.FullName, cancellationToken)
+            : (parse.GetValue(input) ?? throw new CliException("--input-tokens-per-month or --trace is required"), parse.GetValue(output) ?? throw new CliException("--output-tokens-per-month or --trace is required"));
+        double factor = parse.GetValue(scale);
+        Require(factor > 0, "--scale must be more than 0");
+        Require(inTokens >= 0 && outTokens >= 0, "token counts cannot be negative");
+        Require(parse.GetValue(promptRate) > 0 && parse.GetValue(outputRate) > 0, "--prompt-tokens-per-second and --output-tokens-per-second must be more than 0");
+        Require(parse.GetValue(utilization) is > 0 and <= 1, "--utilization must be more than 0 and at most 1");
+        Require(parse.GetValue(growth) > -1, "--growth must be more than -1");
+        Require(parse.GetValue(rent) >= 0 && parse.GetValue(buy) >= 0 && parse.GetValue(own) >= 0, "money cannot be negative");
+        Require(parse.GetValue(months) is >= 1 and <= 240, "--months must be 1 to 240");
+        Breakeven result = Breakeven.Compute(new Breakeven.Inputs(
+            price, (long)Math.Round(inTokens * factor), (long)Math.Round(outTokens * factor), parse.GetValue(growth), parse.GetValue(promptRate), parse.GetValue(outputRate),
+            parse.GetValue(utilization), parse.GetValue(rent), parse.GetValue(buy), parse.GetValue(own), parse.GetValue(months)));
+        if (parse.GetValue(json))
+        {
+            await Console.Out.WriteLineAsync(JsonSerializer.Serialize(result, ReportRendering.Json));
+        }
+        else
+        {
+            BreakevenRendering.Terminal(result, AnsiConsole.Console);
+        }
+
+        if (parse.GetValue(html) is { } page)
+        {
+            await File.WriteAllTextAsync(page.FullName, BreakevenRendering.Html(result), cancellationToken);
+        }
+
+        return 0;
+    }));
+    return command;
+
+    static void Require(bool condition, string problem)
+    {
+        if (!condition)
+        {
+            throw new CliException(problem);
+        }
+    }
 }
 
 static bool Matches(ModelPrice model, string name) =>

@@ -22,7 +22,7 @@ public sealed class CliTests : IDisposable
     private static string Tool() => Path.Combine(
         AppContext.BaseDirectory.Replace(Path.Combine("tests", "CostAware.Cli.Tests"), Path.Combine("src", "CostAware.Cli"), StringComparison.Ordinal), "CostAware.Cli.dll");
 
-    private static async Task<(int Exit, string Out, string Error)> RunAsync(params string[] args)
+    internal static async Task<(int Exit, string Out, string Error)> RunAsync(params string[] args)
     {
         ProcessStartInfo start = new("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(Tool());
@@ -197,6 +197,9 @@ public sealed class CliTests : IDisposable
         Assert.Contains("no-such-model", error, StringComparison.Ordinal);
     }
 
+    internal static string Chromium() => new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser" }.FirstOrDefault(File.Exists)
+        ?? throw new InvalidOperationException("Chromium is not installed: ./build.sh test installs Debian's chromium package.");
+
     // The HTML report opened in a real headless Chromium (Debian's package, which ./build.sh test installs).
     [Fact]
     public async Task TheHtmlReport_OpensOffline_InARealBrowser_WithItsTablesAndCharts()
@@ -206,8 +209,7 @@ public sealed class CliTests : IDisposable
         (int exit, _, string error) = await RunAsync("report", "--ledger", path, "--html", html);
         Assert.True(exit == 0, error);
 
-        string chromium = new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser" }.FirstOrDefault(File.Exists)
-            ?? throw new InvalidOperationException("Chromium is not installed: ./build.sh test installs Debian's chromium package.");
+        string chromium = Chromium();
         using IPlaywright playwright = await Playwright.CreateAsync();
         await using IBrowser browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = chromium, Headless = true, Args = ["--no-sandbox"] });
         IPage page = await browser.NewPageAsync(new() { JavaScriptEnabled = false });
