@@ -10,6 +10,7 @@ using Spectre.Console;
 RootCommand root = new("CostAware: what your LLM calls cost, from the ledger CostAware writes.");
 root.Subcommands.Add(ReportCommand());
 root.Subcommands.Add(PricesCommand());
+root.Subcommands.Add(SimulateCommand());
 root.Subcommands.Add(BreakevenCommand());
 return await root.Parse(args).InvokeAsync();
 
@@ -116,6 +117,72 @@ static Command PricesCommand()
     return prices;
 
     static string D(decimal? value) => value is { } v ? (v / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture) : string.Empty;
+}
+
+static Command SimulateCommand()
+{
+    Option<FileInfo> trace = new("--trace") { Description = "The workload: the Azure LLM inference trace (TIMESTAMP, ContextTokens, GeneratedTokens) or JSON lines with prompt (and optionally answer, model, tenant, timestamp, inputTokens, outputTokens).", Required = true };
+    Option<FileInfo> pipeline = new("--pipeline") { Description = "The pipeline: { \"Simulation\": { \"Model\": …, \"Stages\": [\"Budget\", \"PromptCache\", \"SemanticCache\"] }, \"CostAware\": { CostAware's options } }.", Required = true };
+    Option<FileInfo?> questions = new("--questions") { Description = "For a trace without text: the QQP benchmark file (similiar_qqp_full.json.gz) whose duplicate groups the requests ask from." };
+    Option<int> seed = new("--seed") { Description = "The seed that draws the questions.", DefaultValueFactory = _ => 1 };
+    Option<int?> limit = new("--limit") { Description = "Replay only the first N requests." };
+    Option<bool> json = new("--json") { Description = "Write the result as JSON to standard output." };
+    Command command = new("simulate", "Replay a workload through CostAware's real stages and report the cost without and with them, by stage.")
+    {
+        trace, pipeline, questions, seed, limit, json,
+    };
+    command.SetAction(Guarded(async (parse, cancellationToken) =>
+    {
+        (string model, string[] stages, Microsoft.Extensions.Configuration.IConfiguration configuration) = Simulation.ReadPipeline(parse.GetValue(pipeline)!.FullName);
+        string file = parse.GetValue(trace)!.FullName;
+        List<Simulation.Request> requests = await Simulation.ReadTraceAsync(file, cancellationToken);
+        if (parse.GetValue(limit) is { } n)
+        {
+            if (n < 1)
+            {
+                throw new CliException("--limit must be at least 1");
+            }
+
+            requests = requests[..Math.Min(n, requests.Count)];
+        }
+
+        string prompts = await Simulation.AssignPromptsAsync(requests, parse.GetValue(questions)?.FullName, parse.GetValue(seed), cancellationToken);
+        Simulation.Result result;
+        if (parse.GetValue(json) || !AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            result = await Simulation.RunAsync(Path.GetFileName(file), requests, prompts, model, stages, configuration, progress: null, cancellationToken);
+        }
+        else
+        {
+            Simulation.Result? done = null;
+            await AnsiConsole.Progress().StartAsync(async context =>
+            {
+                ProgressTask task = context.AddTask("replaying", maxValue: requests.Count);
+                done = await Simulation.RunAsync(Path.GetFileName(file), requests, prompts, model, stages, configuration, i => task.Value = i, cancellationToken);
+            });
+            result = done!;
+        }
+
+        if (parse.GetValue(json))
+        {
+            await Console.Out.WriteLineAsync(JsonSerializer.Serialize(result, ReportRendering.Json));
+            return 0;
+        }
+
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(result.Trace)}[/]: {result.Requests:N0} requests through {Markup.Escape(string.Join(" → ", result.Stages))}, priced as {Markup.Escape(result.Model)}; prompts {Markup.Escape(result.Prompts)}");
+        Table totals = new Table().AddColumns("without CostAware", "with CostAware", "saved", "provider calls", "refused by budgets");
+        totals.AddRow(ReportRendering.Money(result.CostWithout), ReportRendering.Money(result.CostWith), $"{ReportRendering.Money(result.Saved)} ({result.SavedShare:P1})", result.ProviderCalls.ToString("N0", CultureInfo.InvariantCulture), result.Refused.ToString("N0", CultureInfo.InvariantCulture));
+        AnsiConsole.Write(totals);
+        Table byStage = new Table { Title = new TableTitle("By stage") }.AddColumns("stage", "answers", "saved");
+        foreach (Simulation.StageSaving stage in result.ByStage)
+        {
+            byStage.AddRow(Markup.Escape(stage.Stage), stage.Answers.ToString("N0", CultureInfo.InvariantCulture), ReportRendering.Money(stage.Saved));
+        }
+
+        AnsiConsole.Write(byStage);
+        return 0;
+    }));
+    return command;
 }
 
 static Command BreakevenCommand()

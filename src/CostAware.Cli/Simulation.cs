@@ -1,0 +1,420 @@
+using System.Formats.Tar;
+using System.Globalization;
+using System.IO.Compression;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CostAware.Cli;
+
+// `costaware simulate`: a recorded workload replayed through CostAware's real stages (metering, the exact prompt cache,
+// the semantic cache with the real MiniLM embedder, budgets) against a replay backend that answers with the trace's
+// tokens, on a clock that follows the trace's timestamps; the cost without and with CostAware, by stage.
+internal static class Simulation
+{
+    public static readonly string[] KnownStages = ["Budget", "PromptCache", "SemanticCache"];
+
+    internal sealed record class Request(DateTimeOffset At, string Prompt, string? Answer, string? Model, string? Tenant, long? InputTokens, long? OutputTokens);
+
+    internal sealed record class Result
+    {
+        public required string Trace { get; init; }
+
+        public required string Model { get; init; }
+
+        public required IReadOnlyList<string> Stages { get; init; }
+
+        public required long Requests { get; init; }
+
+        public required long ProviderCalls { get; init; }
+
+        public required long Refused { get; init; }
+
+        public required decimal CostWithout { get; init; }
+
+        public required decimal CostWith { get; init; }
+
+        public required decimal Saved { get; init; }
+
+        public required double SavedShare { get; init; }
+
+        public required IReadOnlyList<StageSaving> ByStage { get; init; }
+
+        public required string Prompts { get; init; }
+    }
+
+    internal sealed record class StageSaving(string Stage, long Answers, decimal Saved);
+
+    // The pipeline file: { "Simulation": { "Model": "gpt-4o-mini", "Stages": [ "Budget", "PromptCache", "SemanticCache" ] },
+    // "CostAware": { CostAware's own options: Budget, PromptCache, SemanticCache, … } }. Stages run outermost first, and
+    // metering is always innermost.
+    public static (string Model, string[] Stages, IConfiguration Configuration) ReadPipeline(string file)
+    {
+        if (!File.Exists(file))
+        {
+            throw new CliException($"{file}: no such file (--pipeline)");
+        }
+
+        IConfiguration configuration;
+        try
+        {
+            configuration = new ConfigurationBuilder().AddJsonFile(Path.GetFullPath(file), optional: false).Build();
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or JsonException)
+        {
+            throw new CliException($"{file}: not a JSON pipeline file ({ex.Message})");
+        }
+
+        IConfigurationSection simulation = configuration.GetSection("Simulation");
+        string model = simulation["Model"] ?? throw new CliException($"{file}: Simulation:Model: missing (the model the workload is priced at)");
+        string[] stages = [.. simulation.GetSection("Stages").GetChildren().Select(static c => c.Value ?? string.Empty)];
+        foreach (string stage in stages)
+        {
+            if (!KnownStages.Contains(stage, StringComparer.Ordinal))
+            {
+                throw new CliException($"{file}: Simulation:Stages: '{stage}' is not one of {string.Join(", ", KnownStages)} (metering always runs, innermost)");
+            }
+        }
+
+        foreach (IConfigurationSection key in simulation.GetChildren())
+        {
+            if (key.Key is not ("Model" or "Stages"))
+            {
+                throw new CliException($"{file}: Simulation:{key.Key}: unknown setting (Model, Stages)");
+            }
+        }
+
+        return (model, stages, configuration);
+    }
+
+    public static async Task<Result> RunAsync(
+        string traceName, IReadOnlyList<Request> trace, string promptsNote, string model, string[] stages, IConfiguration configuration,
+        Action<int>? progress, CancellationToken cancellationToken)
+    {
+        ReplayClock clock = new(trace.Count > 0 ? trace[0].At : DateTimeOffset.UnixEpoch);
+        ServiceCollection services = new();
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddLogging(static b => b.SetMinimumLevel(LogLevel.Warning).AddFilter("CostAware", LogLevel.Error));
+        try
+        {
+            services.AddCostAware(configuration.GetSection("CostAware"));
+            if (stages.Contains("SemanticCache"))
+            {
+                services.AddCostAwareSemanticCache(configuration.GetSection("CostAware:SemanticCache"));
+                services.AddCostAwareMiniLMEmbeddingGenerator();
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException)
+        {
+            throw new CliException("--pipeline: " + ex.Message);
+        }
+
+        ReplayBackend backend = new(model);
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        ChatClientBuilder builder = new(backend);
+        foreach (string stage in stages)
+        {
+            builder = stage switch
+            {
+                "Budget" => builder.UseBudget(),
+                "PromptCache" => builder.UsePromptCache(),
+                _ => builder.UseSemanticCache(),
+            };
+        }
+
+        IChatClient chat;
+        try
+        {
+            chat = builder.UseTokenMetering().Build(provider);
+        }
+        catch (Microsoft.Extensions.Options.OptionsValidationException ex)
+        {
+            throw new CliException("--pipeline: " + ex.Message);
+        }
+
+        IPriceCatalog catalog = provider.GetRequiredService<IPriceCatalog>();
+        decimal without = 0m, with = 0m;
+        long calls = 0, refused = 0;
+        Dictionary<string, (long Answers, decimal Saved)> byStage = new(StringComparer.Ordinal);
+        for (int i = 0; i < trace.Count; i++)
+        {
+            Request request = trace[i];
+            clock.MoveTo(request.At);
+            string requestModel = request.Model ?? model;
+            ChatOptions options = new ChatOptions { ModelId = requestModel, MaxOutputTokens = (int)Math.Clamp(request.OutputTokens ?? 1024, 1, 100_000) }
+                .WithCostScope(new CostScope { Tenant = request.Tenant });
+            backend.Next = request;
+            try
+            {
+                ChatResponse response = await chat.GetResponseAsync(request.Prompt, options, cancellationToken);
+                CostReceipt receipt = response.GetCostReceipt() ?? throw new InvalidOperationException("The pipeline returned no receipt.");
+                with += receipt.Spent;
+                foreach (CostReceiptEntry entry in receipt.Entries)
+                {
+                    if (entry.Kind == CostEntryKind.ProviderCall)
+                    {
+                        calls++;
+                    }
+                    else if (entry.Kind == CostEntryKind.CacheHit)
+                    {
+                        string stage = entry.Stage ?? "cache";
+                        (long answers, decimal saved) = byStage.GetValueOrDefault(stage);
+                        byStage[stage] = (answers + 1, saved + (entry.CostAvoided ?? 0m));
+                    }
+                }
+            }
+            catch (BudgetExceededException)
+            {
+                refused++;
+                (long answers, decimal saved) = byStage.GetValueOrDefault("budget (refused)");
+                byStage["budget (refused)"] = (answers + 1, saved + Baseline(catalog, requestModel, request));
+            }
+
+            // Without CostAware every request is paid at the catalog price for its own tokens.
+            without += Baseline(catalog, requestModel, request);
+            progress?.Invoke(i + 1);
+        }
+
+        return new Result
+        {
+            Trace = traceName,
+            Model = model,
+            Stages = [.. stages, "TokenMetering"],
+            Requests = trace.Count,
+            ProviderCalls = calls,
+            Refused = refused,
+            CostWithout = without,
+            CostWith = with,
+            Saved = without - with,
+            SavedShare = without == 0m ? 0d : (double)((without - with) / without),
+            ByStage = [.. byStage.OrderByDescending(static s => s.Value.Saved).Select(static s => new StageSaving(s.Key, s.Value.Answers, s.Value.Saved))],
+            Prompts = promptsNote,
+        };
+    }
+
+    private static decimal Baseline(IPriceCatalog catalog, string model, Request request) =>
+        catalog.TryGetPrice(model, out ModelPrice? price)
+            ? price.CalculateCost(new TokenCounts { Input = request.InputTokens ?? 0, Output = request.OutputTokens ?? 0 }).Total
+            : throw new CliException($"model '{model}' is not in the price catalog");
+
+    // --- traces -------------------------------------------------------------------------------------------------
+
+    public static async Task<List<Request>> ReadTraceAsync(string file, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(file))
+        {
+            throw new CliException($"{file}: no such file (--trace)");
+        }
+
+        List<Request> requests = [];
+        using StreamReader reader = new(file);
+        string? first = await reader.ReadLineAsync(cancellationToken);
+        if (first is null)
+        {
+            throw CliException.At(file, 1, "row", "the trace is empty");
+        }
+
+        if (first.Replace(" ", string.Empty, StringComparison.Ordinal) == "TIMESTAMP,ContextTokens,GeneratedTokens")
+        {
+            long line = 1;
+            while (await reader.ReadLineAsync(cancellationToken) is { } text)
+            {
+                line++;
+                string[] f = text.Split(',');
+                if (f.Length != 3)
+                {
+                    throw CliException.At(file, line, "row", $"{f.Length} fields, expected 3");
+                }
+
+                DateTime at = DateTime.TryParse(f[0], CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out DateTime t) ? t : throw CliException.At(file, line, "TIMESTAMP", $"'{f[0]}' is not a date and time");
+                long input = long.TryParse(f[1], NumberStyles.None, CultureInfo.InvariantCulture, out long i) ? i : throw CliException.At(file, line, "ContextTokens", $"'{f[1]}' is not a token count");
+                long output = long.TryParse(f[2], NumberStyles.None, CultureInfo.InvariantCulture, out long o) ? o : throw CliException.At(file, line, "GeneratedTokens", $"'{f[2]}' is not a token count");
+                requests.Add(new Request(new DateTimeOffset(at, TimeSpan.Zero), string.Empty, null, null, null, input, output));
+            }
+
+            return requests;
+        }
+
+        // JSON lines: { "prompt": "…", "answer"?, "model"?, "tenant"?, "timestamp"?, "inputTokens"?, "outputTokens"? }.
+        string[] known = ["prompt", "answer", "model", "tenant", "timestamp", "inputTokens", "outputTokens"];
+        long number = 0;
+        DateTimeOffset previous = DateTimeOffset.UnixEpoch;
+        for (string? text = first; text is not null; text = await reader.ReadLineAsync(cancellationToken))
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                continue;
+            }
+
+            JsonElement row;
+            try
+            {
+                using JsonDocument document = JsonDocument.Parse(text);
+                row = document.RootElement.Clone();
+            }
+            catch (JsonException ex)
+            {
+                throw CliException.At(file, number, "row", "not JSON, and not the Azure trace's CSV: " + ex.Message);
+            }
+
+            if (row.ValueKind != JsonValueKind.Object)
+            {
+                throw CliException.At(file, number, "row", "not a JSON object");
+            }
+
+            foreach (JsonProperty property in row.EnumerateObject())
+            {
+                if (!known.Contains(property.Name, StringComparer.Ordinal))
+                {
+                    throw CliException.At(file, number, property.Name, "unknown field (prompt, answer, model, tenant, timestamp, inputTokens, outputTokens)");
+                }
+            }
+
+            string? Text(string name) => row.TryGetProperty(name, out JsonElement v) && v.ValueKind != JsonValueKind.Null
+                ? v.ValueKind == JsonValueKind.String ? v.GetString() : throw CliException.At(file, number, name, "not a string")
+                : null;
+            long? Tokens(string name) => row.TryGetProperty(name, out JsonElement v) && v.ValueKind != JsonValueKind.Null
+                ? v.TryGetInt64(out long n) && n >= 0 ? n : throw CliException.At(file, number, name, $"'{v.GetRawText()}' is not a token count")
+                : null;
+            string prompt = Text("prompt") is { Length: > 0 } p ? p : throw CliException.At(file, number, "prompt", "missing");
+            DateTimeOffset at = Text("timestamp") is { } ts
+                ? DateTimeOffset.TryParse(ts, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset parsed) ? parsed : throw CliException.At(file, number, "timestamp", $"'{ts}' is not an ISO 8601 date and time")
+                : previous.AddSeconds(1);
+            previous = at;
+            requests.Add(new Request(at, prompt, Text("answer"), Text("model"), Text("tenant"), Tokens("inputTokens"), Tokens("outputTokens")));
+        }
+
+        return requests;
+    }
+
+    // Prompts for a trace without text (the Azure trace): each request asks a question drawn from the QQP duplicate
+    // groups (the GPTCache benchmark file, a .tar.gz of one JSON array of { text_a, text_b, label }) — a group by a Zipf
+    // law (s = 1, seeded: popular questions come back), then one of its two wordings — or, without a file, a text of its
+    // own (nothing can be served from a cache).
+    public static async Task<string> AssignPromptsAsync(List<Request> trace, string? questions, int seed, CancellationToken cancellationToken)
+    {
+        if (trace.All(static r => r.Prompt.Length > 0))
+        {
+            return "from the trace";
+        }
+
+        if (questions is null)
+        {
+            for (int i = 0; i < trace.Count; i++)
+            {
+                trace[i] = trace[i] with { Prompt = trace[i].Prompt.Length > 0 ? trace[i].Prompt : $"Request {i + 1} of the trace." };
+            }
+
+            return "none in the trace and no --questions: every request is distinct, so no cache can answer";
+        }
+
+        List<(string A, string B)> groups = await ReadDuplicateGroupsAsync(questions, cancellationToken);
+        Random random = new(seed);
+        double[] cumulative = new double[groups.Count];
+        double sum = 0;
+        for (int g = 0; g < groups.Count; g++)
+        {
+            sum += 1d / (g + 1);
+            cumulative[g] = sum;
+        }
+
+        int[] order = [.. Enumerable.Range(0, groups.Count).OrderBy(_ => random.Next())];
+        for (int i = 0; i < trace.Count; i++)
+        {
+            if (trace[i].Prompt.Length > 0)
+            {
+                continue;
+            }
+
+            int rank = Array.BinarySearch(cumulative, random.NextDouble() * sum);
+            (string a, string b) = groups[order[rank < 0 ? ~rank : rank]];
+            trace[i] = trace[i] with { Prompt = random.Next(2) == 0 ? a : b };
+        }
+
+        return $"drawn from {groups.Count:N0} QQP duplicate groups of {Path.GetFileName(questions)} (Zipf s = 1 over groups, seed {seed})";
+    }
+
+    private static async Task<List<(string A, string B)>> ReadDuplicateGroupsAsync(string file, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(file))
+        {
+            throw new CliException($"{file}: no such file (--questions)");
+        }
+
+        await using FileStream raw = File.OpenRead(file);
+        await using GZipStream gzip = new(raw, CompressionMode.Decompress);
+        await using TarReader tar = new(gzip);
+        while (await tar.GetNextEntryAsync(copyData: false, cancellationToken) is { } entry)
+        {
+            if (entry.DataStream is null || !entry.Name.EndsWith(".json", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            List<(string, string)> groups = [];
+            using JsonDocument document = await JsonDocument.ParseAsync(entry.DataStream, cancellationToken: cancellationToken);
+            foreach (JsonElement pair in document.RootElement.EnumerateArray())
+            {
+                if (pair.TryGetProperty("label", out JsonElement label) && label.ValueKind == JsonValueKind.Number && label.GetInt32() == 1)
+                {
+                    groups.Add((pair.GetProperty("text_a").GetString()!, pair.GetProperty("text_b").GetString()!));
+                }
+            }
+
+            return groups.Count > 0 ? groups : throw new CliException($"{file}: no duplicate pairs (label 1) in {entry.Name}");
+        }
+
+        throw new CliException($"{file}: not a .tar.gz holding a JSON array of {{text_a, text_b, label}} (the GPTCache QQP benchmark file)");
+    }
+
+    // The provider: answers each request as the trace says (its answer, or one per prompt), with the trace's tokens.
+    private sealed class ReplayBackend(string model) : IChatClient
+    {
+        public Request? Next { get; set; }
+
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            Request request = Next ?? throw new InvalidOperationException("No request to replay.");
+            ChatResponse response = new(new ChatMessage(ChatRole.Assistant, request.Answer ?? "Answer to: " + request.Prompt))
+            {
+                ModelId = options?.ModelId ?? model,
+                FinishReason = ChatFinishReason.Stop,
+                Usage = request.InputTokens is { } input && request.OutputTokens is { } output ? new UsageDetails { InputTokenCount = input, OutputTokenCount = output } : null,
+            };
+            return Task.FromResult(response);
+        }
+
+        public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            foreach (ChatResponseUpdate update in (await GetResponseAsync(messages, options, cancellationToken)).ToChatResponseUpdates())
+            {
+                yield return update;
+            }
+        }
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => serviceType == typeof(ChatClientMetadata) ? new ChatClientMetadata("replay", null, model) : null;
+
+        public void Dispose()
+        {
+        }
+    }
+
+    // The trace's clock: budgets' windows and caches' lifetimes follow the recorded arrival times.
+    private sealed class ReplayClock(DateTimeOffset start) : TimeProvider
+    {
+        private DateTimeOffset _now = start;
+
+        public void MoveTo(DateTimeOffset moment)
+        {
+            if (moment > _now)
+            {
+                _now = moment;
+            }
+        }
+
+        public override DateTimeOffset GetUtcNow() => _now;
+    }
+}
