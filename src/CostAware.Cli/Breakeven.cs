@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace CostAware.Cli;
 
 // API against rented and owned hardware, month by month, for a monthly token volume (given, or scaled from a trace) and
@@ -73,46 +71,26 @@ internal sealed record class Breakeven
         };
     }
 
-    // A month's tokens from a trace of real requests (the Azure LLM inference trace's TIMESTAMP, ContextTokens,
-    // GeneratedTokens), scaled from the trace's duration to 30 days.
+    // A month's tokens from a trace of real requests (the Azure LLM inference trace, or JSON lines with token counts),
+    // scaled from the trace's duration to 30 days.
     public static async Task<(long Input, long Output)> FromTraceAsync(string file, CancellationToken cancellationToken)
     {
-        if (!File.Exists(file))
+        List<Simulation.Request> requests = await Simulation.ReadTraceAsync(file, cancellationToken);
+        long input = 0, output = 0;
+        for (int i = 0; i < requests.Count; i++)
         {
-            throw new CliException($"{file}: no such file (--trace)");
+            input += requests[i].InputTokens ?? throw CliException.At(file, i + 2, "inputTokens", "missing: a break-even needs every request's token counts");
+            output += requests[i].OutputTokens ?? throw CliException.At(file, i + 2, "outputTokens", "missing: a break-even needs every request's token counts");
         }
 
-        using StreamReader reader = new(file);
-        string? header = await reader.ReadLineAsync(cancellationToken);
-        if (header?.Replace(" ", string.Empty, StringComparison.Ordinal) != "TIMESTAMP,ContextTokens,GeneratedTokens")
+        DateTimeOffset first = requests.Count > 0 ? requests.Min(static r => r.At) : default;
+        DateTimeOffset last = requests.Count > 0 ? requests.Max(static r => r.At) : default;
+        if (last <= first)
         {
-            throw CliException.At(file, 1, "header", "expected TIMESTAMP,ContextTokens,GeneratedTokens (the Azure LLM inference trace)");
+            throw CliException.At(file, requests.Count + 1, "TIMESTAMP", "the trace needs at least two requests at different times to be scaled to a month");
         }
 
-        long line = 1, input = 0, output = 0;
-        DateTime? first = null, last = null;
-        while (await reader.ReadLineAsync(cancellationToken) is { } text)
-        {
-            line++;
-            string[] fields = text.Split(',');
-            if (fields.Length != 3)
-            {
-                throw CliException.At(file, line, "row", $"{fields.Length} fields, expected 3");
-            }
-
-            DateTime at = DateTime.TryParse(fields[0], CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out DateTime t) ? t : throw CliException.At(file, line, "TIMESTAMP", $"'{fields[0]}' is not a date and time");
-            input += long.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out long i) ? i : throw CliException.At(file, line, "ContextTokens", $"'{fields[1]}' is not a token count");
-            output += long.TryParse(fields[2], NumberStyles.None, CultureInfo.InvariantCulture, out long o) ? o : throw CliException.At(file, line, "GeneratedTokens", $"'{fields[2]}' is not a token count");
-            first ??= at;
-            last = at;
-        }
-
-        if (first is null || last <= first)
-        {
-            throw CliException.At(file, line, "TIMESTAMP", "the trace needs at least two requests at different times to be scaled to a month");
-        }
-
-        double monthOverTrace = TimeSpan.FromDays(30) / (last!.Value - first.Value);
+        double monthOverTrace = TimeSpan.FromDays(30) / (last - first);
         return ((long)Math.Round(input * monthOverTrace), (long)Math.Round(output * monthOverTrace));
     }
 }
