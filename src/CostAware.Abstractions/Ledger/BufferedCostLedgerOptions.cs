@@ -19,6 +19,14 @@ public abstract class BufferedCostLedgerOptions
     /// <value>The default value is 1 second.</value>
     public TimeSpan FullWait { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Gets or sets how long disposing the ledger (the app's shutdown) keeps retrying a database that cannot be written
+    /// before it drops what is still buffered (logged and counted in <see cref="IBufferedCostLedger.Dropped"/>), so that
+    /// a database that stays down never holds the shutdown forever.
+    /// </summary>
+    /// <value>The default value is 10 seconds.</value>
+    public TimeSpan DisposeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Gets or sets the meter factory the ledger's metrics are created with; a meter of its own when <see langword="null"/>.</summary>
     public IMeterFactory? MeterFactory { get; set; }
 

@@ -39,6 +39,11 @@ internal static class LedgerRegistration
             failures.Add($"{typeof(TOptions).Name}.FullWait must be zero or more (it is {options.FullWait}).");
         }
 
+        if (options.DisposeTimeout < TimeSpan.Zero)
+        {
+            failures.Add($"{typeof(TOptions).Name}.DisposeTimeout must be zero or more (it is {options.DisposeTimeout}).");
+        }
+
         if (failures.Count > 0)
         {
             throw new OptionsValidationException(typeof(TOptions).Name, typeof(TOptions), failures);

@@ -25,6 +25,8 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
     private readonly Meter _meter;
     private readonly Counter<long> _droppedCounter;
     private readonly Task _writer;
+    private readonly TimeSpan _disposeTimeout;
+    private CancellationTokenSource? _giveUp;
     private long _dropped;
     private long _recorded;
     private long _written;
@@ -37,6 +39,7 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
         Capacity = options.Capacity;
         _batchSize = options.BatchSize;
         _fullWait = options.FullWait;
+        _disposeTimeout = options.DisposeTimeout;
         _timeProvider = options.TimeProvider ?? TimeProvider.System;
         _logger = logger;
         _meter = options.MeterFactory?.Create("CostAware") ?? new Meter("CostAware");
@@ -48,9 +51,9 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
 
     public static void Validate(BufferedCostLedgerOptions options, string optionsName)
     {
-        if (options.Capacity < 1 || options.BatchSize < 1 || options.FullWait < TimeSpan.Zero)
+        if (options.Capacity < 1 || options.BatchSize < 1 || options.FullWait < TimeSpan.Zero || options.DisposeTimeout < TimeSpan.Zero)
         {
-            throw new ArgumentException($"{optionsName}: Capacity and BatchSize must be positive and FullWait zero or more.");
+            throw new ArgumentException($"{optionsName}: Capacity and BatchSize must be positive, FullWait and DisposeTimeout zero or more.");
         }
     }
 
@@ -125,10 +128,14 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
             return;
         }
 
+        // A database that stays down must not hold the app's shutdown forever: the writer keeps retrying for
+        // DisposeTimeout, then drops what is left (logged and counted).
+        Volatile.Write(ref _giveUp, new CancellationTokenSource(_disposeTimeout, _timeProvider));
         _ = _buffer.Writer.TryComplete();
 #pragma warning disable VSTHRD003 // The buffer's own writer, started by its constructor.
         await _writer;
 #pragma warning restore VSTHRD003
+        _giveUp?.Dispose();
         _meter.Dispose();
     }
 
@@ -149,13 +156,14 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
             }
 
             TimeSpan pause = FirstPause;
-            while (batch.Count > 0)
+            bool stored = batch.Count == 0;
+            while (!stored)
             {
                 try
                 {
                     await _write(batch, CancellationToken.None);
                     _ = Interlocked.Exchange(ref _failingSinceTicks, 0);
-                    break;
+                    stored = true;
                 }
                 catch (Exception ex)
                 {
@@ -163,12 +171,35 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
                     // meanwhile (and drops by the stated policy once it is full).
                     _ = Interlocked.CompareExchange(ref _failingSinceTicks, _timeProvider.GetUtcNow().UtcTicks, 0);
                     WriteFailed(_logger, batch.Count, ex);
-                    await Task.Delay(pause, _timeProvider);
+                    CancellationToken giveUp = Volatile.Read(ref _giveUp)?.Token ?? CancellationToken.None;
+                    try
+                    {
+                        await Task.Delay(pause, _timeProvider, giveUp);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+
+                    if (giveUp.IsCancellationRequested)
+                    {
+                        break;
+                    }
+
                     pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, LongestPause.Ticks));
                 }
             }
 
-            _ = Interlocked.Add(ref _written, batch.Count);
+            if (stored)
+            {
+                _ = Interlocked.Add(ref _written, batch.Count);
+            }
+            else
+            {
+                // Disposed, and the database stayed unwritable past DisposeTimeout.
+                _ = Interlocked.Add(ref _dropped, batch.Count);
+                _droppedCounter.Add(batch.Count);
+                DroppedAtShutdown(_logger, batch.Count, _disposeTimeout);
+            }
             foreach (Item done in items)
             {
                 done.Flushed?.TrySetResult();
@@ -183,6 +214,9 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
 
     [LoggerMessage(110, LogLevel.Error, "The ledger's buffer stayed full ({Capacity} receipts): receipt {ReceiptId} was dropped. The database is slower than the traffic, or cannot be written.")]
     private static partial void BufferFull(ILogger logger, Guid receiptId, int capacity);
+
+    [LoggerMessage(112, LogLevel.Error, "The ledger was disposed and its database stayed unwritable for {Timeout}: {Count} receipts were dropped.")]
+    private static partial void DroppedAtShutdown(ILogger logger, int count, TimeSpan timeout);
 
     [LoggerMessage(111, LogLevel.Warning, "Writing {Count} receipts to the ledger failed; they are kept and tried again.")]
     private static partial void WriteFailed(ILogger logger, int count, Exception exception);

@@ -74,6 +74,28 @@ public sealed class PostgreSqlCostLedgerTests : DurableLedgerContract<PostgreSql
     }
 
     [Fact]
+    public async Task ADatabaseThatStaysDown_DoesNotHoldShutdownForever_WhatIsLeftIsDroppedAndCounted()
+    {
+        NpgsqlConnectionStringBuilder real = new(ConnectionString);
+        await using TcpProxy proxy = new(new IPEndPoint(IPAddress.Parse(real.Host!), real.Port));
+        NpgsqlConnectionStringBuilder through = new(ConnectionString) { Port = proxy.Port, Timeout = 1 };
+        proxy.Cut();
+        PostgreSqlCostLedger ledger = new(new PostgreSqlCostLedgerOptions { ConnectionString = through.ConnectionString, Schema = _schema, DisposeTimeout = TimeSpan.FromMilliseconds(300) });
+        DateTimeOffset at = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
+        for (int i = 0; i < 5; i++)
+        {
+            await ledger.RecordAsync(Receipt("acme", at, Call(at, 0.01m)));
+        }
+
+        Task disposing = ledger.DisposeAsync().AsTask();
+        Task finished = await Task.WhenAny(disposing, Task.Delay(TimeSpan.FromSeconds(30), TimeProvider.System));
+
+        Assert.Same(disposing, finished);
+        Assert.Equal(5, ledger.Dropped);
+        Assert.Equal(0, ledger.Buffered);
+    }
+
+    [Fact]
     public async Task TwoMachinesRecordingTheSameReceipt_StoreItOnce()
     {
         DateTimeOffset at = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
