@@ -122,7 +122,7 @@ static Command PricesCommand()
 static Command SimulateCommand()
 {
     Option<FileInfo> trace = new("--trace") { Description = "The workload: the Azure LLM inference trace (TIMESTAMP, ContextTokens, GeneratedTokens) or JSON lines with prompt (and optionally answer, model, tenant, timestamp, inputTokens, outputTokens).", Required = true };
-    Option<FileInfo> pipeline = new("--pipeline") { Description = "The pipeline: { \"Simulation\": { \"Model\": …, \"Stages\": [\"Budget\", \"PromptCache\", \"SemanticCache\"] }, \"CostAware\": { CostAware's options } }.", Required = true };
+    Option<FileInfo> pipeline = new("--pipeline") { Description = "The pipeline: { \"Simulation\": { \"Model\": …, \"Stages\": [\"Budget\", \"PromptCache\", \"SemanticCache\", \"BatchDeferral\"], \"DeferrableShare\": 0.3 }, \"CostAware\": { CostAware's options } }.", Required = true };
     Option<FileInfo?> questions = new("--questions") { Description = "For a trace without text: the QQP benchmark file (similiar_qqp_full.json.gz) whose duplicate groups the requests ask from." };
     Option<int> seed = new("--seed") { Description = "The seed that draws the questions.", DefaultValueFactory = _ => 1 };
     Option<int?> limit = new("--limit") { Description = "Replay only the first N requests." };
@@ -147,6 +147,7 @@ static Command SimulateCommand()
         }
 
         string prompts = await Simulation.AssignPromptsAsync(requests, parse.GetValue(questions)?.FullName, parse.GetValue(seed), cancellationToken);
+        Simulation.MarkDeferrable(requests, configuration, parse.GetValue(seed));
         Simulation.Result result;
         if (parse.GetValue(json) || !AnsiConsole.Profile.Capabilities.Interactive)
         {

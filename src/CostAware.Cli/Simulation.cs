@@ -10,13 +10,16 @@ using Microsoft.Extensions.Logging;
 namespace CostAware.Cli;
 
 // `costaware simulate`: a recorded workload replayed through CostAware's real stages (metering, the exact prompt cache,
-// the semantic cache with the real MiniLM embedder, budgets) against a replay backend that answers with the trace's
+// the semantic cache with the real MiniLM embedder, budgets, batch deferral with its scheduler) against a replay backend that answers with the trace's
 // tokens, on a clock that follows the trace's timestamps; the cost without and with CostAware, by stage.
 internal static class Simulation
 {
-    public static readonly string[] KnownStages = ["Budget", "PromptCache", "SemanticCache"];
+    public static readonly string[] KnownStages = ["Budget", "PromptCache", "SemanticCache", "BatchDeferral"];
 
-    internal sealed record class Request(DateTimeOffset At, string Prompt, string? Answer, string? Model, string? Tenant, long? InputTokens, long? OutputTokens);
+    // Where a request travels on its options, for the replay batch API.
+    public const string RequestKey = "costaware.simulation.request";
+
+    internal sealed record class Request(DateTimeOffset At, string Prompt, string? Answer, string? Model, string? Tenant, long? InputTokens, long? OutputTokens, bool Deferrable = false);
 
     internal sealed record class Result
     {
@@ -80,13 +83,33 @@ internal static class Simulation
 
         foreach (IConfigurationSection key in simulation.GetChildren())
         {
-            if (key.Key is not ("Model" or "Stages"))
+            if (key.Key is not ("Model" or "Stages" or "DeferrableShare"))
             {
-                throw new CliException($"{file}: Simulation:{key.Key}: unknown setting (Model, Stages)");
+                throw new CliException($"{file}: Simulation:{key.Key}: unknown setting (Model, Stages, DeferrableShare)");
             }
         }
 
+        if (simulation["DeferrableShare"] is { } share
+            && (!double.TryParse(share, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value is < 0 or > 1))
+        {
+            throw new CliException($"{file}: Simulation:DeferrableShare: '{share}' is not a share from 0 to 1");
+        }
+
         return (model, stages, configuration);
+    }
+
+    // Marks the share of requests (seeded) that can wait for a batch API, on top of those the trace marks itself.
+    public static void MarkDeferrable(List<Request> trace, IConfiguration configuration, int seed)
+    {
+        double share = double.TryParse(configuration["Simulation:DeferrableShare"], NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : 0d;
+        Random random = new(seed + 7919);
+        for (int i = 0; i < trace.Count; i++)
+        {
+            if (!trace[i].Deferrable && random.NextDouble() < share)
+            {
+                trace[i] = trace[i] with { Deferrable = true };
+            }
+        }
     }
 
     public static async Task<Result> RunAsync(
@@ -94,6 +117,7 @@ internal static class Simulation
         Action<int>? progress, CancellationToken cancellationToken)
     {
         ReplayClock clock = new(trace.Count > 0 ? trace[0].At : DateTimeOffset.UnixEpoch);
+        string queuePath = Path.Combine(Path.GetTempPath(), $"costaware-simulate-{Guid.NewGuid():N}.db");
         ServiceCollection services = new();
         services.AddSingleton<TimeProvider>(clock);
         services.AddLogging(static b => b.SetMinimumLevel(LogLevel.Warning).AddFilter("CostAware", LogLevel.Error));
@@ -105,6 +129,22 @@ internal static class Simulation
                 services.AddCostAwareSemanticCache(configuration.GetSection("CostAware:SemanticCache"));
                 services.AddCostAwareMiniLMEmbeddingGenerator();
             }
+
+            if (stages.Contains("BatchDeferral"))
+            {
+                // The real stage and scheduler, on a queue file of the run's own, submitting as soon as calls arrive
+                // (the replay batch API answers at once; the money is the batch price either way).
+                services.AddCostAwareBatching(configuration.GetSection("CostAware:Batching"), o =>
+                {
+                    o.QueuePath = queuePath;
+                    o.MaxWait = TimeSpan.Zero;
+                    o.MaxWaitAlone = TimeSpan.Zero;
+                    o.PollInterval = TimeSpan.FromMilliseconds(10);
+                    o.MaxPollInterval = TimeSpan.FromMilliseconds(50);
+                });
+                services.AddSingleton<IBatchProvider>(sp => new ReplayBatchProvider(
+                    sp.GetRequiredService<IPriceCatalog>().TryGetPrice(model, out ModelPrice? price) ? price.Provider : throw new CliException($"model '{model}' is not in the price catalog")));
+            }
         }
         catch (Exception ex) when (ex is InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException)
         {
@@ -112,7 +152,7 @@ internal static class Simulation
         }
 
         ReplayBackend backend = new(model);
-        await using ServiceProvider provider = services.BuildServiceProvider();
+        ServiceProvider provider = services.BuildServiceProvider();
         ChatClientBuilder builder = new(backend);
         foreach (string stage in stages)
         {
@@ -120,6 +160,7 @@ internal static class Simulation
             {
                 "Budget" => builder.UseBudget(),
                 "PromptCache" => builder.UsePromptCache(),
+                "BatchDeferral" => builder.UseBatchDeferral(),
                 _ => builder.UseSemanticCache(),
             };
         }
@@ -135,9 +176,59 @@ internal static class Simulation
         }
 
         IPriceCatalog catalog = provider.GetRequiredService<IPriceCatalog>();
+        List<Microsoft.Extensions.Hosting.IHostedService> hosted = [.. provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>()];
+        foreach (Microsoft.Extensions.Hosting.IHostedService service in hosted)
+        {
+            await service.StartAsync(cancellationToken);
+        }
+
         decimal without = 0m, with = 0m;
-        long calls = 0, refused = 0;
+        long calls = 0, refused = 0, deferred = 0;
         Dictionary<string, (long Answers, decimal Saved)> byStage = new(StringComparer.Ordinal);
+        List<Task> waiting = [];
+        object sums = new();
+        async Task ServeAsync(Request request, string requestModel, ChatOptions options)
+        {
+            try
+            {
+                ChatResponse response = await chat.GetResponseAsync(request.Prompt, options, cancellationToken);
+                CostReceipt receipt = response.GetCostReceipt() ?? throw new InvalidOperationException("The pipeline returned no receipt.");
+                lock (sums)
+                {
+                    with += receipt.Spent;
+                    foreach (CostReceiptEntry entry in receipt.Entries)
+                    {
+                        if (entry.Kind == CostEntryKind.ProviderCall)
+                        {
+                            calls++;
+                            if (entry.IsBatch && entry.Cost is { } batchCost && catalog.TryGetPrice(entry.ModelId ?? requestModel, out ModelPrice? full))
+                            {
+                                // What the batch price saved against the same call paid synchronously.
+                                deferred++;
+                                (long answers, decimal saved) = byStage.GetValueOrDefault("batch-deferral");
+                                byStage["batch-deferral"] = (answers + 1, saved + (full.CalculateCost(entry.Tokens).Total - batchCost.Total));
+                            }
+                        }
+                        else if (entry.Kind == CostEntryKind.CacheHit)
+                        {
+                            string stage = entry.Stage ?? "cache";
+                            (long answers, decimal saved) = byStage.GetValueOrDefault(stage);
+                            byStage[stage] = (answers + 1, saved + (entry.CostAvoided ?? 0m));
+                        }
+                    }
+                }
+            }
+            catch (BudgetExceededException)
+            {
+                lock (sums)
+                {
+                    refused++;
+                    (long answers, decimal saved) = byStage.GetValueOrDefault("budget (refused)");
+                    byStage["budget (refused)"] = (answers + 1, saved + Baseline(catalog, requestModel, request));
+                }
+            }
+        }
+
         for (int i = 0; i < trace.Count; i++)
         {
             Request request = trace[i];
@@ -145,36 +236,35 @@ internal static class Simulation
             string requestModel = request.Model ?? model;
             ChatOptions options = new ChatOptions { ModelId = requestModel, MaxOutputTokens = (int)Math.Clamp(request.OutputTokens ?? 1024, 1, 100_000) }
                 .WithCostScope(new CostScope { Tenant = request.Tenant });
+            (options.AdditionalProperties ??= [])[RequestKey] = request;
             backend.Next = request;
-            try
-            {
-                ChatResponse response = await chat.GetResponseAsync(request.Prompt, options, cancellationToken);
-                CostReceipt receipt = response.GetCostReceipt() ?? throw new InvalidOperationException("The pipeline returned no receipt.");
-                with += receipt.Spent;
-                foreach (CostReceiptEntry entry in receipt.Entries)
-                {
-                    if (entry.Kind == CostEntryKind.ProviderCall)
-                    {
-                        calls++;
-                    }
-                    else if (entry.Kind == CostEntryKind.CacheHit)
-                    {
-                        string stage = entry.Stage ?? "cache";
-                        (long answers, decimal saved) = byStage.GetValueOrDefault(stage);
-                        byStage[stage] = (answers + 1, saved + (entry.CostAvoided ?? 0m));
-                    }
-                }
-            }
-            catch (BudgetExceededException)
-            {
-                refused++;
-                (long answers, decimal saved) = byStage.GetValueOrDefault("budget (refused)");
-                byStage["budget (refused)"] = (answers + 1, saved + Baseline(catalog, requestModel, request));
-            }
 
             // Without CostAware every request is paid at the catalog price for its own tokens.
             without += Baseline(catalog, requestModel, request);
+            if (request.Deferrable && stages.Contains("BatchDeferral"))
+            {
+                // It waits for its batch while the replay goes on, as a background job would.
+                waiting.Add(ServeAsync(request, requestModel, options.WithDeferral(new Deferral { Delivery = DeferralDelivery.Await })));
+            }
+            else
+            {
+                await ServeAsync(request, requestModel, options);
+            }
+
             progress?.Invoke(i + 1);
+        }
+
+        await Task.WhenAll(waiting);
+        foreach (Microsoft.Extensions.Hosting.IHostedService service in hosted)
+        {
+            await service.StopAsync(CancellationToken.None);
+        }
+
+        await provider.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (string file in (string[])[queuePath, queuePath + "-wal", queuePath + "-shm"])
+        {
+            File.Delete(file);
         }
 
         return new Result
@@ -237,8 +327,8 @@ internal static class Simulation
             return requests;
         }
 
-        // JSON lines: { "prompt": "…", "answer"?, "model"?, "tenant"?, "timestamp"?, "inputTokens"?, "outputTokens"? }.
-        string[] known = ["prompt", "answer", "model", "tenant", "timestamp", "inputTokens", "outputTokens"];
+        // JSON lines: { "prompt": "…", "answer"?, "model"?, "tenant"?, "timestamp"?, "inputTokens"?, "outputTokens"?, "deferrable"? }.
+        string[] known = ["prompt", "answer", "model", "tenant", "timestamp", "inputTokens", "outputTokens", "deferrable"];
         long number = 0;
         DateTimeOffset previous = DateTimeOffset.UnixEpoch;
         for (string? text = first; text is not null; text = await reader.ReadLineAsync(cancellationToken))
@@ -269,7 +359,7 @@ internal static class Simulation
             {
                 if (!known.Contains(property.Name, StringComparer.Ordinal))
                 {
-                    throw CliException.At(file, number, property.Name, "unknown field (prompt, answer, model, tenant, timestamp, inputTokens, outputTokens)");
+                    throw CliException.At(file, number, property.Name, "unknown field (prompt, answer, model, tenant, timestamp, inputTokens, outputTokens, deferrable)");
                 }
             }
 
@@ -284,7 +374,13 @@ internal static class Simulation
                 ? DateTimeOffset.TryParse(ts, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset parsed) ? parsed : throw CliException.At(file, number, "timestamp", $"'{ts}' is not an ISO 8601 date and time")
                 : previous.AddSeconds(1);
             previous = at;
-            requests.Add(new Request(at, prompt, Text("answer"), Text("model"), Text("tenant"), Tokens("inputTokens"), Tokens("outputTokens")));
+            bool deferrable = row.TryGetProperty("deferrable", out JsonElement d) && d.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False or JsonValueKind.Null => false,
+                _ => throw CliException.At(file, number, "deferrable", "not true or false"),
+            };
+            requests.Add(new Request(at, prompt, Text("answer"), Text("model"), Text("tenant"), Tokens("inputTokens"), Tokens("outputTokens"), deferrable));
         }
 
         return requests;

@@ -47,6 +47,29 @@ public sealed class SimulateTests : IDisposable
         Assert.Equal(0.00021m, stage.GetProperty("saved").GetDecimal());
     }
 
+    // The deferrable request goes through the real batch-deferral stage and scheduler to the replay batch API and is
+    // paid at gpt-4o-mini's batch price, half of $0.00021.
+    [Fact]
+    public async Task ADeferrableRequest_IsPaidAtTheBatchPrice_ThroughTheRealBatchStage()
+    {
+        string trace = Write("trace.jsonl", """
+            {"prompt":"Summarise last night's tickets.","inputTokens":1000,"outputTokens":100,"deferrable":true}
+            {"prompt":"Where is my order?","inputTokens":1000,"outputTokens":100}
+            """);
+        string pipeline = Write("pipeline.json", """{ "Simulation": { "Model": "gpt-4o-mini", "Stages": [ "BatchDeferral" ] } }""");
+
+        (int exit, string output, string error) = await CliTests.RunAsync("simulate", "--trace", trace, "--pipeline", pipeline, "--json");
+
+        Assert.True(exit == 0, error);
+        using JsonDocument result = JsonDocument.Parse(output);
+        Assert.Equal(0.00042m, result.RootElement.GetProperty("costWithout").GetDecimal());
+        Assert.Equal(0.000315m, result.RootElement.GetProperty("costWith").GetDecimal());
+        JsonElement batch = Assert.Single(result.RootElement.GetProperty("byStage").EnumerateArray());
+        Assert.Equal("batch-deferral", batch.GetProperty("stage").GetString());
+        Assert.Equal(1, batch.GetProperty("answers").GetInt64());
+        Assert.Equal(0.000105m, batch.GetProperty("saved").GetDecimal());
+    }
+
     [Fact]
     public async Task ABudgetInThePipeline_RefusesWhatItWould_AndTheRefusedCostIsCountedAsNotSpent()
     {
@@ -97,7 +120,7 @@ public sealed class SimulateTests : IDisposable
         (int exit, _, string error) = await CliTests.RunAsync("simulate", "--trace", trace, "--pipeline", pipeline);
 
         Assert.Equal(2, exit);
-        Assert.Contains("'Teleport' is not one of Budget, PromptCache, SemanticCache", error, StringComparison.Ordinal);
+        Assert.Contains("'Teleport' is not one of Budget, PromptCache, SemanticCache, BatchDeferral", error, StringComparison.Ordinal);
     }
 
     // The public Azure trace (real arrival times and token sizes) with questions drawn from QQP duplicate groups, through
