@@ -44,6 +44,14 @@ public sealed class KvCacheTests
         return all;
     }
 
+    // The test folders load in ONNX Runtime GenAI too (issue 23's comparison): its parser rejects a byte-order mark.
+    [Fact]
+    public void TheModelBuilderFolder_WritesItsGenAiConfigWithoutAByteOrderMark()
+    {
+        byte[] config = File.ReadAllBytes(Path.Combine(TestModels.TinyModels.GqaDecoder(), "genai_config.json"));
+        Assert.Equal((byte)'{', config[0]);
+    }
+
     [Fact]
     public void ConcatModel_CachedEqualsUncached()
     {
