@@ -29,7 +29,7 @@ public static class CostAwareEndpointRouteBuilderExtensions
     /// <para>
     /// <c>/budgets</c> takes the scope (<c>tenant</c>, <c>user</c>, …) and answers <see cref="BudgetChatClient.GetStatusAsync"/>
     /// of the budget stage in the app's registered <see cref="IChatClient"/> (404 when it has none). A bad parameter is a
-    /// 400 ProblemDetails that names it; a budget store that cannot be read is a 503.
+    /// 400 ProblemDetails that names it; a ledger database or budget store that cannot be read is a 503.
     /// </para>
     /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="endpoints"/> is <see langword="null"/>.</exception>
@@ -73,7 +73,17 @@ public static class CostAwareEndpointRouteBuilderExtensions
             return bad.Problem;
         }
 
-        IReadOnlyList<CostLedgerAggregate> rows = await ledger.AggregateAsync(query, cancellationToken);
+        IReadOnlyList<CostLedgerAggregate> rows;
+        try
+        {
+            rows = await ledger.AggregateAsync(query, cancellationToken);
+        }
+        catch (System.Data.Common.DbException)
+        {
+            // The ledger's database is down or locked: say so, as the budget store's outage is said.
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Ledger unavailable", detail: "The ledger's database cannot be read now.");
+        }
+
         return Results.Ok(rows.Select(static r => new
         {
             key = r.Key,

@@ -173,7 +173,7 @@ public sealed partial class PostgreSqlCostLedger : IBufferedCostLedger, ICostLed
     public async IAsyncEnumerable<CostLedgerRecord> QueryAsync(CostLedgerQuery query, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        await FlushAsync(cancellationToken);
+        await _buffer.FlushBeforeReadAsync(cancellationToken);
         await MigrateAsync(cancellationToken);
         await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using NpgsqlCommand command = connection.CreateCommand();
@@ -189,7 +189,7 @@ public sealed partial class PostgreSqlCostLedger : IBufferedCostLedger, ICostLed
     public async Task<IReadOnlyList<CostLedgerAggregate>> AggregateAsync(CostLedgerAggregateQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        await FlushAsync(cancellationToken);
+        await _buffer.FlushBeforeReadAsync(cancellationToken);
         await MigrateAsync(cancellationToken);
         await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using NpgsqlCommand command = connection.CreateCommand();
@@ -241,7 +241,7 @@ public sealed partial class PostgreSqlCostLedger : IBufferedCostLedger, ICostLed
     /// <returns>How many entries were deleted.</returns>
     public async Task<int> PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default)
     {
-        await FlushAsync(cancellationToken);
+        await _buffer.FlushBeforeReadAsync(cancellationToken);
         await MigrateAsync(cancellationToken);
         await using NpgsqlCommand command = _dataSource.CreateCommand($"DELETE FROM {_schema}.ledger_entries WHERE ts < @before");
         _ = command.Parameters.AddWithValue("before", olderThan.UtcDateTime);

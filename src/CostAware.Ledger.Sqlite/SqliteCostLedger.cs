@@ -116,7 +116,7 @@ public sealed class SqliteCostLedger : IBufferedCostLedger, ICostLedgerAggregate
     public async IAsyncEnumerable<CostLedgerRecord> QueryAsync(CostLedgerQuery query, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        await FlushAsync(cancellationToken);
+        await _buffer.FlushBeforeReadAsync(cancellationToken);
         await using SqliteConnection connection = Open();
         await using SqliteCommand command = connection.CreateCommand();
         command.CommandText = "SELECT * FROM ledger_entries WHERE " + Where(command, query) + " ORDER BY ts_ms, receipt_id, entry_index";
@@ -131,7 +131,7 @@ public sealed class SqliteCostLedger : IBufferedCostLedger, ICostLedgerAggregate
     public async Task<IReadOnlyList<CostLedgerAggregate>> AggregateAsync(CostLedgerAggregateQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        await FlushAsync(cancellationToken);
+        await _buffer.FlushBeforeReadAsync(cancellationToken);
         await using SqliteConnection connection = Open();
         await using SqliteCommand command = connection.CreateCommand();
         string key = query.GroupBy is { } dimension ? Dimensions[(int)dimension] : "NULL";
@@ -191,7 +191,7 @@ public sealed class SqliteCostLedger : IBufferedCostLedger, ICostLedgerAggregate
     /// <returns>How many entries were deleted.</returns>
     public async Task<int> PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default)
     {
-        await FlushAsync(cancellationToken);
+        await _buffer.FlushBeforeReadAsync(cancellationToken);
         await using SqliteConnection connection = Open();
         await using SqliteCommand command = connection.CreateCommand();
         command.CommandText = "DELETE FROM ledger_entries WHERE ts_ms < $before";

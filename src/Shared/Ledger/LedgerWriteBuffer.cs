@@ -121,6 +121,11 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
         await flushed.Task.WaitAsync(cancellationToken);
     }
 
+    // Before a query or a prune: what was recorded is written first, unless the writer is failing — then the query goes
+    // to the database at once (and fails fast when it is down) instead of waiting for a write that may never happen.
+    public Task FlushBeforeReadAsync(CancellationToken cancellationToken) =>
+        FailingSince is null ? FlushAsync(cancellationToken) : Task.CompletedTask;
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

@@ -38,9 +38,10 @@ public sealed class AspNetCoreProductionTests : IDisposable
         }),
     };
 
-    private Task<(WebApplication App, HttpClient Http)> StartAppAsync(Action<WebApplication>? more = null) => AspNetCoreTests.StartAsync(
+    private Task<(WebApplication App, HttpClient Http)> StartAppAsync(Action<WebApplication>? more = null, Action<IServiceCollection>? configure = null) => AspNetCoreTests.StartAsync(
         services =>
         {
+            configure?.Invoke(services);
             _ = services.AddCostAware(o => o.Budget.Budgets["daily"] = new BudgetDefinition { Per = [CostScopeDimension.Tenant], Limit = 1m, Window = BudgetWindow.Day });
             _ = services.AddCostAwareSqliteLedger(new SqliteCostLedgerOptions { Path = _ledgerPath });
             _ = services.AddCostAwareAspNetCore();
@@ -147,6 +148,19 @@ public sealed class AspNetCoreProductionTests : IDisposable
     }
 
     [Fact]
+    public async Task TheLedgersDatabaseDown_IsA503_NotAnError500()
+    {
+        (WebApplication app, HttpClient http) = await StartAppAsync(
+            configure: services => services.AddSingleton<ICostLedgerAggregates>(new DownLedger()));
+        await using WebApplication running = app;
+        using HttpClient client = http;
+
+        using HttpResponseMessage response = await http.SendAsync(As("/costaware/spend", "acme", role: "finance"));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+    }
+
+    [Fact]
     public void TheEndpointsNeedAPolicy() =>
         Assert.Throws<ArgumentException>(() => WebApplication.CreateSlimBuilder().Build().MapCostAwareEndpoints(" "));
 
@@ -172,6 +186,12 @@ public sealed class AspNetCoreProductionTests : IDisposable
         Assert.Equal(HealthStatus.Healthy, await LedgerAsync()); // nothing dropped since the last check
         ledger.Down = true;
         Assert.Equal(HealthStatus.Unhealthy, await LedgerAsync());
+    }
+
+    private sealed class DownLedger : ICostLedgerAggregates
+    {
+        public Task<IReadOnlyList<CostLedgerAggregate>> AggregateAsync(CostLedgerAggregateQuery query, CancellationToken cancellationToken = default) =>
+            throw new Microsoft.Data.Sqlite.SqliteException("database is locked", 5);
     }
 
     private sealed class FakeLedger : IBufferedCostLedger

@@ -96,6 +96,33 @@ public sealed class PostgreSqlCostLedgerTests : DurableLedgerContract<PostgreSql
     }
 
     [Fact]
+    public async Task AQueryWhileTheServerIsDown_FailsFast_InsteadOfWaitingForTheWriter()
+    {
+        NpgsqlConnectionStringBuilder real = new(ConnectionString);
+        await using TcpProxy proxy = new(new IPEndPoint(IPAddress.Parse(real.Host!), real.Port));
+        NpgsqlConnectionStringBuilder through = new(ConnectionString) { Port = proxy.Port, Timeout = 1 };
+        proxy.Cut();
+        await using PostgreSqlCostLedger ledger = Open(through.ConnectionString);
+        DateTimeOffset at = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
+        await ledger.RecordAsync(Receipt("acme", at, Call(at, 0.01m)));
+        for (int i = 0; i < 500 && ledger.FailingSince is null; i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System);
+        }
+
+        Task<IReadOnlyList<CostLedgerAggregate>> query = ledger.AggregateAsync(new CostLedgerAggregateQuery());
+        Task finished = await Task.WhenAny(query, Task.Delay(TimeSpan.FromSeconds(20), TimeProvider.System));
+
+        Assert.Same(query, finished);
+        _ = await Assert.ThrowsAnyAsync<Exception>(() => query);
+
+        // Back up: the receipt is written, and the next query sees it.
+        proxy.Restore();
+        await ledger.FlushAsync();
+        Assert.Equal(1, Assert.Single(await ledger.AggregateAsync(new CostLedgerAggregateQuery())).Calls);
+    }
+
+    [Fact]
     public async Task TwoMachinesRecordingTheSameReceipt_StoreItOnce()
     {
         DateTimeOffset at = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
