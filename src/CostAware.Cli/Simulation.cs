@@ -196,6 +196,13 @@ internal static class Simulation
                 lock (sums)
                 {
                     with += receipt.Spent;
+                    if (request.InputTokens is null || request.OutputTokens is null)
+                    {
+                        // A trace without token counts: what the request would have cost is the metered (estimated)
+                        // tokens of its answer at the synchronous price, whoever answered it.
+                        without += Unaided(catalog, requestModel, receipt);
+                    }
+
                     foreach (CostReceiptEntry entry in receipt.Entries)
                     {
                         if (entry.Kind == CostEntryKind.ProviderCall)
@@ -239,8 +246,16 @@ internal static class Simulation
             (options.AdditionalProperties ??= [])[RequestKey] = request;
             backend.Next = request;
 
-            // Without CostAware every request is paid at the catalog price for its own tokens.
-            without += Baseline(catalog, requestModel, request);
+            // Without CostAware every request is paid at the catalog price for its own tokens (when the trace has them).
+            if (request.InputTokens is not null && request.OutputTokens is not null)
+            {
+                decimal baseline = Baseline(catalog, requestModel, request);
+                lock (sums)
+                {
+                    without += baseline;
+                }
+            }
+
             if (request.Deferrable && stages.Contains("BatchDeferral"))
             {
                 // It waits for its batch while the replay goes on, as a background job would.
@@ -282,6 +297,25 @@ internal static class Simulation
             ByStage = [.. byStage.OrderByDescending(static s => s.Value.Saved).Select(static s => new StageSaving(s.Key, s.Value.Answers, s.Value.Saved))],
             Prompts = promptsNote,
         };
+    }
+
+    private static decimal Unaided(IPriceCatalog catalog, string model, CostReceipt receipt)
+    {
+        if (!catalog.TryGetPrice(model, out ModelPrice? price))
+        {
+            throw new CliException($"model '{model}' is not in the price catalog");
+        }
+
+        decimal total = 0m;
+        foreach (CostReceiptEntry entry in receipt.Entries)
+        {
+            if (entry.Kind is CostEntryKind.ProviderCall or CostEntryKind.CacheHit)
+            {
+                total += price.CalculateCost(entry.Tokens).Total;
+            }
+        }
+
+        return total;
     }
 
     private static decimal Baseline(IPriceCatalog catalog, string model, Request request) =>

@@ -70,6 +70,31 @@ public sealed class SimulateTests : IDisposable
         Assert.Equal(0.000105m, batch.GetProperty("saved").GetDecimal());
     }
 
+    // Without token counts the tokens are metered (estimated from the text): a repeat saves exactly what its first
+    // answer cost, and nothing is "saved" by a request that was paid.
+    [Fact]
+    public async Task ATraceWithoutTokenCounts_IsPricedFromTheMeteredTokens_AndSavesExactlyTheRepeat()
+    {
+        string trace = Write("trace.jsonl", """
+            {"prompt":"How do I reset my password?","answer":"Use the reset link on the sign-in page."}
+            {"prompt":"What is our refund policy?","answer":"Refunds within 30 days."}
+            {"prompt":"How do I reset my password?","answer":"Use the reset link on the sign-in page."}
+            """);
+        string pipeline = Write("pipeline.json", """{ "Simulation": { "Model": "gpt-4o-mini", "Stages": [ "PromptCache" ] } }""");
+
+        (int exit, string output, string error) = await CliTests.RunAsync("simulate", "--trace", trace, "--pipeline", pipeline, "--json");
+
+        Assert.True(exit == 0, error);
+        using JsonDocument result = JsonDocument.Parse(output);
+        JsonElement root = result.RootElement;
+        decimal without = root.GetProperty("costWithout").GetDecimal();
+        decimal with = root.GetProperty("costWith").GetDecimal();
+        decimal cached = Assert.Single(root.GetProperty("byStage").EnumerateArray()).GetProperty("saved").GetDecimal();
+        Assert.True(with > 0m);
+        Assert.Equal(without - with, cached);
+        Assert.Equal(without - with, root.GetProperty("saved").GetDecimal());
+    }
+
     [Fact]
     public async Task ABudgetInThePipeline_RefusesWhatItWould_AndTheRefusedCostIsCountedAsNotSpent()
     {
