@@ -15,6 +15,7 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
 {
     private static readonly TimeSpan FirstPause = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan LongestPause = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan QueryFlushWait = TimeSpan.FromSeconds(5);
 
     private readonly Func<List<LedgerReceipt>, CancellationToken, Task> _write;
     private readonly int _batchSize;
@@ -27,6 +28,7 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
     private readonly Task _writer;
     private readonly TimeSpan _disposeTimeout;
     private CancellationTokenSource? _giveUp;
+    private CancellationTokenSource _nudge = new();
     private long _dropped;
     private long _recorded;
     private long _written;
@@ -121,10 +123,30 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
         await flushed.Task.WaitAsync(cancellationToken);
     }
 
-    // Before a query or a prune: what was recorded is written first, unless the writer is failing — then the query goes
-    // to the database at once (and fails fast when it is down) instead of waiting for a write that may never happen.
-    public Task FlushBeforeReadAsync(CancellationToken cancellationToken) =>
-        FailingSince is null ? FlushAsync(cancellationToken) : Task.CompletedTask;
+    // Before a query or a prune: what was recorded is written first. While the writer is failing, it is woken to try
+    // again at once (the database may be back) and waited for at most QueryFlushWait; then the query goes to the
+    // database anyway (and fails fast when it is down) instead of waiting for a write that may never happen.
+    public async Task FlushBeforeReadAsync(CancellationToken cancellationToken)
+    {
+        if (FailingSince is null)
+        {
+            await FlushAsync(cancellationToken);
+            return;
+        }
+
+        using CancellationTokenSource woken = Interlocked.Exchange(ref _nudge, new CancellationTokenSource());
+        await woken.CancelAsync();
+        using CancellationTokenSource bounded = new(QueryFlushWait, _timeProvider);
+        using CancellationTokenSource either = CancellationTokenSource.CreateLinkedTokenSource(bounded.Token, cancellationToken);
+        try
+        {
+            await FlushAsync(either.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Still failing: the query reads what is stored.
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -141,6 +163,7 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
         await _writer;
 #pragma warning restore VSTHRD003
         _giveUp?.Dispose();
+        _nudge.Dispose();
         _meter.Dispose();
     }
 
@@ -179,9 +202,11 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
                     CancellationToken giveUp = Volatile.Read(ref _giveUp)?.Token ?? CancellationToken.None;
                     try
                     {
-                        await Task.Delay(pause, _timeProvider, giveUp);
+                        // A query can wake the writer early (FlushBeforeReadAsync): the database may be back.
+                        using CancellationTokenSource pauseEnds = CancellationTokenSource.CreateLinkedTokenSource(giveUp, Volatile.Read(ref _nudge).Token);
+                        await Task.Delay(pause, _timeProvider, pauseEnds.Token);
                     }
-                    catch (OperationCanceledException)
+                    catch (Exception pauseEnded) when (pauseEnded is OperationCanceledException or ObjectDisposedException)
                     {
                     }
 
