@@ -80,11 +80,20 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
             return;
         }
 
+        // Wait for room, then hand the receipt over with TryWrite: a receipt is in the buffer only when TryWrite took it,
+        // so a wait that times out can never have handed it over too. (A blocked WriteAsync cancelled by the wait's
+        // timer could both store the receipt and report it cancelled, so it was counted dropped and written.)
         using CancellationTokenSource wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         wait.CancelAfter(_fullWait);
         try
         {
-            await _buffer.Writer.WriteAsync(item, wait.Token);
+            while (!_buffer.Writer.TryWrite(item))
+            {
+                if (!await _buffer.Writer.WaitToWriteAsync(wait.Token))
+                {
+                    throw new ChannelClosedException();
+                }
+            }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -86,6 +86,54 @@ public sealed class SqliteCostLedgerTests : DurableLedgerContract<SqliteCostLedg
         Assert.Equal(0, ledger.Buffered);
     }
 
+    // A receipt that waits for room and times out is dropped, and only then: it is never both counted dropped and
+    // stored (a blocked channel write cancelled by the wait's timer could do both; it failed about 1 run in 6 under load).
+    [Fact]
+    public async Task AFullBuffer_NeverCountsAReceiptBothDroppedAndStored()
+    {
+        DateTimeOffset at = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
+        for (int run = 0; run < 20; run++)
+        {
+            string path = _path + "." + run;
+            await using (SqliteCostLedger ledger = new(new SqliteCostLedgerOptions { Path = path, Capacity = 1, FullWait = TimeSpan.Zero }))
+            {
+                await ledger.FlushAsync();
+                HashSet<Guid> dropped = [];
+                using (Microsoft.Data.Sqlite.SqliteConnection locker = new($"Data Source={path};Pooling=False"))
+                {
+                    locker.Open();
+                    using Microsoft.Data.Sqlite.SqliteCommand exclusive = locker.CreateCommand();
+                    exclusive.CommandText = "BEGIN EXCLUSIVE;";
+                    _ = exclusive.ExecuteNonQuery();
+                    for (int i = 0; i < 6; i++)
+                    {
+                        CostReceipt receipt = Receipt("acme", at, Call(at, 0.01m));
+                        long before = ledger.Dropped;
+                        await ledger.RecordAsync(receipt);
+                        if (ledger.Dropped != before)
+                        {
+                            _ = dropped.Add(receipt.Id);
+                        }
+                    }
+
+                    exclusive.CommandText = "ROLLBACK;";
+                    _ = exclusive.ExecuteNonQuery();
+                }
+
+                await ledger.FlushAsync();
+                List<Guid> stored = await ledger.QueryAsync(CostLedgerQuery.All).Select(static r => r.ReceiptId).ToListAsync();
+                Assert.Empty(stored.Intersect(dropped));
+                Assert.Equal(6, stored.Count + dropped.Count);
+            }
+
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (string file in new[] { path, path + "-wal", path + "-shm" })
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
     [Fact]
     public async Task AFileOfTheFirstSchema_IsMigratedWhenOpened_AndKeepsItsRows()
     {
