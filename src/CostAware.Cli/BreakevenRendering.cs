@@ -10,7 +10,7 @@ internal static class BreakevenRendering
 {
     public static void Terminal(Breakeven result, IAnsiConsole console)
     {
-        console.MarkupLine(CultureInfo.InvariantCulture, $"[bold]API ({Markup.Escape(result.Model)}: ${Plain(result.ApiInputPrice)} in, ${Plain(result.ApiOutputPrice)} out per million) against local hardware at {result.PromptTokensPerSecond:0.#} prompt and {result.OutputTokensPerSecond:0.#} answer tokens/s per GPU[/]");
+        console.MarkupLine(CultureInfo.InvariantCulture, $"[bold]API ({Markup.Escape(result.Model)}: ${ReportRendering.Plain(result.ApiInputPrice)} in, ${ReportRendering.Plain(result.ApiOutputPrice)} out per million) against local hardware at {result.PromptTokensPerSecond:0.#} prompt and {result.OutputTokensPerSecond:0.#} answer tokens/s per GPU[/]");
         Table table = new Table().AddColumns("month", "input tokens", "output tokens", "GPUs", "API", "rented", "owned", "API total", "rented total", "owned total");
         foreach (Breakeven.Month m in result.Months)
         {
@@ -56,6 +56,4 @@ internal static class BreakevenRendering
     }
 
     private static string Dollars(decimal value) => "$" + decimal.Round(value, 2).ToString("N2", CultureInfo.InvariantCulture);
-
-    private static string Plain(decimal value) => (value / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture);
 }

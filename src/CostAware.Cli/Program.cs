@@ -116,7 +116,7 @@ static Command PricesCommand()
     }));
     return prices;
 
-    static string D(decimal? value) => value is { } v ? (v / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture) : string.Empty;
+    static string D(decimal? value) => value is { } v ? ReportRendering.Plain(v) : string.Empty;
 }
 
 static Command SimulateCommand()
@@ -290,13 +290,11 @@ static List<PriceRow> Diff(IReadOnlyList<ModelPrice> catalog, FileInfo file)
         ModelPrice? match = theirs.GetValueOrDefault(ours.ModelId) ?? ours.Aliases.Select(a => theirs.GetValueOrDefault(a)).FirstOrDefault(static m => m is not null);
         string difference = match is null ? "not in the file"
             : match.Standard.Input == ours.Standard.Input && match.Standard.Output == ours.Standard.Output && match.Standard.EffectiveCachedInput == ours.Standard.EffectiveCachedInput ? "same"
-            : $"file: input {Plain(match.Standard.Input)}, cached {Plain(match.Standard.EffectiveCachedInput)}, output {Plain(match.Standard.Output)}";
+            : $"file: input {ReportRendering.Plain(match.Standard.Input)}, cached {ReportRendering.Plain(match.Standard.EffectiveCachedInput)}, output {ReportRendering.Plain(match.Standard.Output)}";
         rows.Add(new PriceRow(ours.ModelId, ours.Provider, ours.Standard.Input, ours.Standard.EffectiveCachedInput, ours.Standard.Output, ours.Batch?.Input, ours.Batch?.Output, ours.EffectiveDate, difference));
     }
 
     return rows;
-
-    static string Plain(decimal value) => (value / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture);
 }
 
 static TimeZoneInfo FindZone(string id)

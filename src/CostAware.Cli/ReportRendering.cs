@@ -17,7 +17,10 @@ internal static class ReportRendering
         Converters = { new JsonStringEnumConverter() },
     };
 
-    public static string Money(decimal value) => "$" + (value / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture);
+    // Exact and invariant, without the trailing zeros a sum of prices carries (0.00350000 is written 0.0035).
+    public static string Plain(decimal value) => (value / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture);
+
+    public static string Money(decimal value) => "$" + Plain(value);
 
     public static void Terminal(SpendReport report, IAnsiConsole console)
     {

@@ -59,10 +59,17 @@ public sealed class RedisSemanticCacheStore : ISemanticCacheStore
         IDatabase db = _redis.GetDatabase();
         RedisKey key = _entryPrefix + record.Id;
         byte[] bytes;
-        while (true)
+
+        // First as a new key (one round trip for a new entry); only when a copy is there is it read and merged.
+        RedisValue stored = RedisValue.Null;
+        for (bool first = true; ; first = false)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            RedisValue stored = await db.StringGetAsync(key).ConfigureAwait(false);
+            if (!first)
+            {
+                stored = await db.StringGetAsync(key).ConfigureAwait(false);
+            }
+
             SemanticCacheRecord merged = TryRead(stored) is { } earlier && earlier.Id == record.Id ? record.MergeLearning(earlier) : record;
             bytes = merged.ToBytes();
             ITransaction write = db.CreateTransaction();
