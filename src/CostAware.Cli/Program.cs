@@ -121,8 +121,8 @@ static Command PricesCommand()
 
 static Command SimulateCommand()
 {
-    Option<FileInfo> trace = new("--trace") { Description = "The workload: the Azure LLM inference trace (TIMESTAMP, ContextTokens, GeneratedTokens) or JSON lines with prompt (and optionally answer, model, tenant, timestamp, inputTokens, outputTokens).", Required = true };
-    Option<FileInfo> pipeline = new("--pipeline") { Description = "The pipeline: { \"Simulation\": { \"Model\": …, \"Stages\": [\"Budget\", \"PromptCache\", \"SemanticCache\", \"BatchDeferral\"], \"DeferrableShare\": 0.3 }, \"CostAware\": { CostAware's options } }.", Required = true };
+    Option<FileInfo> trace = new("--trace") { Description = "The workload: the Azure LLM inference trace (TIMESTAMP, ContextTokens, GeneratedTokens), recorded answers as RouteLLM publishes them (prompt, <model>, <model>_response, …), or JSON lines with prompt (and optionally answer, answers by model, model, tenant, timestamp, inputTokens, outputTokens, deferrable).", Required = true };
+    Option<FileInfo> pipeline = new("--pipeline") { Description = "The pipeline: { \"Simulation\": { \"Model\": …, \"Stages\": [\"Budget\", \"PromptCache\", \"SemanticCache\", \"BatchDeferral\", \"Cascade\"], \"DeferrableShare\": 0.3, \"CascadeScorer\": \"Structural\" }, \"CostAware\": { CostAware's options } }.", Required = true };
     Option<FileInfo?> questions = new("--questions") { Description = "For a trace without text: the QQP benchmark file (similiar_qqp_full.json.gz) whose duplicate groups the requests ask from." };
     Option<int> seed = new("--seed") { Description = "The seed that draws the questions.", DefaultValueFactory = _ => 1 };
     Option<int?> limit = new("--limit") { Description = "Replay only the first N requests." };
@@ -181,6 +181,13 @@ static Command SimulateCommand()
         }
 
         AnsiConsole.Write(byStage);
+        if (result.Quality is { } quality)
+        {
+            AnsiConsole.MarkupLine(
+                $"Right answers, as the trace judges them ({quality.Judged:N0} requests): [bold]{quality.ShareWithout:P1}[/] without CostAware, [bold]{quality.ShareWith:P1}[/] with it"
+                + (quality.NotJudged > 0 ? $"; {quality.NotJudged:N0} served answers were another prompt's (cache hits) and are not judged" : string.Empty));
+        }
+
         return 0;
     }));
     return command;

@@ -24,7 +24,8 @@ internal sealed class ReplayBatchProvider(string name) : IBatchProvider
         Simulation.Request request = options?.AdditionalProperties?.TryGetValue(Simulation.RequestKey, out object? value) == true && value is Simulation.Request r
             ? r
             : throw new InvalidOperationException("A deferred call without its trace request.");
-        return Task.FromResult(JsonSerializer.SerializeToUtf8Bytes(new Body(modelId, request.Answer ?? "Answer to: " + request.Prompt, request.InputTokens, request.OutputTokens)));
+        (string text, long? input, long? output) = Simulation.Reply(request, modelId);
+        return Task.FromResult(JsonSerializer.SerializeToUtf8Bytes(new Body(modelId, text, input, output)));
     }
 
     public Task<ChatResponse> ReadResponseAsync(string modelId, byte[] body, CancellationToken cancellationToken)

@@ -10,16 +10,40 @@ using Microsoft.Extensions.Logging;
 namespace CostAware.Cli;
 
 // `costaware simulate`: a recorded workload replayed through CostAware's real stages (metering, the exact prompt cache,
-// the semantic cache with the real MiniLM embedder, budgets, batch deferral with its scheduler) against a replay backend that answers with the trace's
-// tokens, on a clock that follows the trace's timestamps; the cost without and with CostAware, by stage.
+// the semantic cache with the real MiniLM embedder, budgets, batch deferral with its scheduler, the model cascade with a
+// real scorer over every tier's recorded answer) against a replay backend that answers with the trace's tokens, on a
+// clock that follows the trace's timestamps; the cost without and with CostAware, by stage, and — where the trace says
+// which recorded answers are right — the share of right answers without and with it.
 internal static class Simulation
 {
-    public static readonly string[] KnownStages = ["Budget", "PromptCache", "SemanticCache", "BatchDeferral"];
+    public static readonly string[] KnownStages = ["Budget", "PromptCache", "SemanticCache", "BatchDeferral", "Cascade"];
 
     // Where a request travels on its options, for the replay batch API.
     public const string RequestKey = "costaware.simulation.request";
 
-    internal sealed record class Request(DateTimeOffset At, string Prompt, string? Answer, string? Model, string? Tenant, long? InputTokens, long? OutputTokens, bool Deferrable = false);
+    internal sealed record class Request(DateTimeOffset At, string Prompt, string? Answer, string? Model, string? Tenant, long? InputTokens, long? OutputTokens, bool Deferrable = false)
+    {
+        // Every model's recorded answer to the prompt (the cascade's tiers answer from these), by model id.
+        public IReadOnlyDictionary<string, RecordedAnswer>? Answers { get; init; }
+
+        // Where the request is in its file (the first line of a record), for errors found after reading.
+        public long Line { get; init; }
+    }
+
+    // One model's recorded answer: its text, its tokens when known, and whether it is right when the trace says.
+    internal sealed record class RecordedAnswer(string Text, long? OutputTokens, bool? Correct);
+
+    // What a replayed request is answered with by the given model: its recorded answer when the trace has one for that
+    // model, else the request's answer; usage only when both token counts are known.
+    public static (string Text, long? Input, long? Output) Reply(Request request, string? modelId)
+    {
+        if (request.Answers is { } answers && modelId is not null && answers.TryGetValue(modelId, out RecordedAnswer? recorded))
+        {
+            return (recorded.Text, request.InputTokens, recorded.OutputTokens);
+        }
+
+        return (request.Answer ?? "Answer to: " + request.Prompt, request.InputTokens, request.OutputTokens);
+    }
 
     internal sealed record class Result
     {
@@ -46,9 +70,21 @@ internal static class Simulation
         public required IReadOnlyList<StageSaving> ByStage { get; init; }
 
         public required string Prompts { get; init; }
+
+        public Quality? Quality { get; init; }
     }
 
     internal sealed record class StageSaving(string Stage, long Answers, decimal Saved);
+
+    // Right answers without and with CostAware, over the requests whose served answer the trace judges: the model's own
+    // recorded answer without CostAware; with it, the recorded answer served (a cache hit with another prompt's answer
+    // is not judged, and counted apart).
+    internal sealed record class Quality(long Judged, long RightWithout, long RightWith, long NotJudged)
+    {
+        public double ShareWithout => Judged == 0 ? 0d : (double)RightWithout / Judged;
+
+        public double ShareWith => Judged == 0 ? 0d : (double)RightWith / Judged;
+    }
 
     // The pipeline file: { "Simulation": { "Model": "gpt-4o-mini", "Stages": [ "Budget", "PromptCache", "SemanticCache" ] },
     // "CostAware": { CostAware's own options: Budget, PromptCache, SemanticCache, … } }. Stages run outermost first, and
@@ -83,9 +119,9 @@ internal static class Simulation
 
         foreach (IConfigurationSection key in simulation.GetChildren())
         {
-            if (key.Key is not ("Model" or "Stages" or "DeferrableShare"))
+            if (key.Key is not ("Model" or "Stages" or "DeferrableShare" or "CascadeScorer" or "LearnedScorer"))
             {
-                throw new CliException($"{file}: Simulation:{key.Key}: unknown setting (Model, Stages, DeferrableShare)");
+                throw new CliException($"{file}: Simulation:{key.Key}: unknown setting (Model, Stages, DeferrableShare, CascadeScorer, LearnedScorer)");
             }
         }
 
@@ -93,6 +129,25 @@ internal static class Simulation
             && (!double.TryParse(share, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value is < 0 or > 1))
         {
             throw new CliException($"{file}: Simulation:DeferrableShare: '{share}' is not a share from 0 to 1");
+        }
+
+        string scorer = simulation["CascadeScorer"] ?? "Structural";
+        if (scorer is not ("Structural" or "Learned"))
+        {
+            throw new CliException($"{file}: Simulation:CascadeScorer: '{scorer}' is not Structural or Learned");
+        }
+
+        if (scorer == "Learned")
+        {
+            string learned = simulation["LearnedScorer"] is { Length: > 0 } path
+                ? Path.GetFullPath(path, Path.GetDirectoryName(Path.GetFullPath(file))!)
+                : throw new CliException($"{file}: Simulation:LearnedScorer: missing (the file LearnedAnswerScorer.Save wrote; CascadeScorer is Learned)");
+            configuration["Simulation:LearnedScorer"] = File.Exists(learned) ? learned : throw new CliException($"{file}: Simulation:LearnedScorer: {learned}: no such file");
+        }
+
+        if (stages.Contains("Cascade") && !configuration.GetSection("CostAware:Cascade:Tiers").GetChildren().Any())
+        {
+            throw new CliException($"{file}: CostAware:Cascade:Tiers: missing (the Cascade stage needs its tiers, cheapest first)");
         }
 
         return (model, stages, configuration);
@@ -124,7 +179,7 @@ internal static class Simulation
         try
         {
             services.AddCostAware(configuration.GetSection("CostAware"));
-            if (stages.Contains("SemanticCache"))
+            if (stages.Contains("SemanticCache") || configuration["Simulation:CascadeScorer"] == "Learned")
             {
                 services.AddCostAwareSemanticCache(configuration.GetSection("CostAware:SemanticCache"));
                 services.AddCostAwareMiniLMEmbeddingGenerator();
@@ -161,6 +216,7 @@ internal static class Simulation
                 "Budget" => builder.UseBudget(),
                 "PromptCache" => builder.UsePromptCache(),
                 "BatchDeferral" => builder.UseBatchDeferral(),
+                "Cascade" => builder.UseModelCascade(o => o.Scorers = [CascadeScorer(configuration, provider)]),
                 _ => builder.UseSemanticCache(),
             };
         }
@@ -176,6 +232,13 @@ internal static class Simulation
         }
 
         IPriceCatalog catalog = provider.GetRequiredService<IPriceCatalog>();
+        ITokenEstimator estimator = provider.GetRequiredService<ITokenEstimator>();
+        IList<CascadeTier> tiers = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<CostAwareOptions>>().Value.Cascade.Tiers;
+        int tierCount = tiers.Count;
+        if (stages.Contains("Cascade"))
+        {
+            CheckRecordedAnswers(traceName, trace, model, tiers);
+        }
         List<Microsoft.Extensions.Hosting.IHostedService> hosted = [.. provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>()];
         foreach (Microsoft.Extensions.Hosting.IHostedService service in hosted)
         {
@@ -183,11 +246,31 @@ internal static class Simulation
         }
 
         decimal without = 0m, with = 0m;
-        long calls = 0, refused = 0, deferred = 0;
+        long calls = 0, refused = 0, deferred = 0, judged = 0, rightWithout = 0, rightWith = 0, notJudged = 0;
         Dictionary<string, (long Answers, decimal Saved)> byStage = new(StringComparer.Ordinal);
         List<Task> waiting = [];
         object sums = new();
-        async Task ServeAsync(Request request, string requestModel, ChatOptions options)
+        void Judge(Request request, string requestModel, string served)
+        {
+            if (request.Answers is not { } answers || !answers.TryGetValue(requestModel, out RecordedAnswer? own) || own.Correct is not { } ownRight)
+            {
+                return;
+            }
+
+            RecordedAnswer? chosen = answers.Values.FirstOrDefault(a => string.Equals(a.Text, served, StringComparison.Ordinal));
+            if (chosen?.Correct is { } right)
+            {
+                judged++;
+                rightWithout += ownRight ? 1 : 0;
+                rightWith += right ? 1 : 0;
+            }
+            else
+            {
+                notJudged++;
+            }
+        }
+
+        async Task ServeAsync(Request request, string requestModel, ChatOptions options, bool recorded)
         {
             try
             {
@@ -196,7 +279,17 @@ internal static class Simulation
                 lock (sums)
                 {
                     with += receipt.Spent;
-                    if (request.InputTokens is null || request.OutputTokens is null)
+                    Judge(request, requestModel, response.Text);
+                    if (response.GetCascadeReport() is { } report)
+                    {
+                        // Answers a cheaper tier served, and what the cascade saved against the strongest tier net of
+                        // the cheap calls that escalated (a negative share when escalations cost more than it saved).
+                        bool cheaper = report.Attempts.FirstOrDefault(static a => a.Served) is { } served && served.Tier < tierCount - 1;
+                        (long answers, decimal saved) = byStage.GetValueOrDefault("cascade");
+                        byStage["cascade"] = (answers + (cheaper ? 1 : 0), saved + (report.Saved ?? 0m));
+                    }
+
+                    if (!recorded && (request.InputTokens is null || request.OutputTokens is null))
                     {
                         // A trace without token counts: what the request would have cost is the metered (estimated)
                         // tokens of its answer at the synchronous price, whoever answered it.
@@ -246,10 +339,12 @@ internal static class Simulation
             (options.AdditionalProperties ??= [])[RequestKey] = request;
             backend.Next = request;
 
-            // Without CostAware every request is paid at the catalog price for its own tokens (when the trace has them).
-            if (request.InputTokens is not null && request.OutputTokens is not null)
+            // Without CostAware every request is paid at the catalog price for its own tokens (when the trace has them),
+            // or — with every model's recorded answer — for the model's own answer (tokens counted where not recorded).
+            bool recorded = request.Answers?.ContainsKey(requestModel) == true;
+            if (recorded || (request.InputTokens is not null && request.OutputTokens is not null))
             {
-                decimal baseline = Baseline(catalog, requestModel, request);
+                decimal baseline = recorded ? RecordedBaseline(catalog, estimator, requestModel, request) : Baseline(catalog, requestModel, request);
                 lock (sums)
                 {
                     without += baseline;
@@ -259,11 +354,11 @@ internal static class Simulation
             if (request.Deferrable && stages.Contains("BatchDeferral"))
             {
                 // It waits for its batch while the replay goes on, as a background job would.
-                waiting.Add(ServeAsync(request, requestModel, options.WithDeferral(new Deferral { Delivery = DeferralDelivery.Await })));
+                waiting.Add(ServeAsync(request, requestModel, options.WithDeferral(new Deferral { Delivery = DeferralDelivery.Await }), recorded));
             }
             else
             {
-                await ServeAsync(request, requestModel, options);
+                await ServeAsync(request, requestModel, options, recorded);
             }
 
             progress?.Invoke(i + 1);
@@ -296,7 +391,62 @@ internal static class Simulation
             SavedShare = without == 0m ? 0d : (double)((without - with) / without),
             ByStage = [.. byStage.OrderByDescending(static s => s.Value.Saved).Select(static s => new StageSaving(s.Key, s.Value.Answers, s.Value.Saved))],
             Prompts = promptsNote,
+            Quality = judged + notJudged > 0 ? new Quality(judged, rightWithout, rightWith, notJudged) : null,
         };
+    }
+
+    private static IAnswerScorer CascadeScorer(IConfiguration configuration, IServiceProvider services)
+    {
+        if (configuration["Simulation:CascadeScorer"] != "Learned")
+        {
+            return StructuralAnswerScorer.Instance;
+        }
+
+        string file = configuration["Simulation:LearnedScorer"]!;
+        using FileStream stream = File.OpenRead(file);
+        try
+        {
+            return LearnedAnswerScorer.Load(stream, services.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>());
+        }
+        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or ArgumentException)
+        {
+            throw new CliException($"Simulation:LearnedScorer: {file}: not a learned scorer ({ex.Message})");
+        }
+    }
+
+    // Every request must carry a recorded answer of every tier and of the priced model (what it costs without CostAware).
+    private static void CheckRecordedAnswers(string traceName, IReadOnlyList<Request> trace, string model, IList<CascadeTier> tiers)
+    {
+        string[] needed = [.. tiers.Select(static t => t.ModelId ?? string.Empty).Append(model).Distinct(StringComparer.OrdinalIgnoreCase)];
+        foreach (Request request in trace)
+        {
+            string requestModel = request.Model ?? model;
+            foreach (string name in needed.Select(n => n == model ? requestModel : n))
+            {
+                if (name.Length == 0)
+                {
+                    throw new CliException("CostAware:Cascade:Tiers: a tier without a ModelId (the simulation answers each tier from the trace's answers of its model)");
+                }
+
+                if (request.Answers?.ContainsKey(name) != true)
+                {
+                    throw CliException.At(traceName, request.Line, "answers", $"no recorded answer of '{name}' (the Cascade stage needs every tier's answer and the priced model's: {string.Join(", ", needed)})");
+                }
+            }
+        }
+    }
+
+    private static decimal RecordedBaseline(IPriceCatalog catalog, ITokenEstimator estimator, string model, Request request)
+    {
+        if (!catalog.TryGetPrice(model, out ModelPrice? price))
+        {
+            throw new CliException($"model '{model}' is not in the price catalog");
+        }
+
+        RecordedAnswer own = request.Answers![model];
+        long input = request.InputTokens ?? estimator.EstimateInputTokens([new ChatMessage(ChatRole.User, request.Prompt)], null, model);
+        long output = own.OutputTokens ?? estimator.CountTokens(own.Text, model);
+        return price.CalculateCost(new TokenCounts { Input = input, Output = output }).Total;
     }
 
     private static decimal Unaided(IPriceCatalog catalog, string model, CostReceipt receipt)
@@ -361,8 +511,13 @@ internal static class Simulation
             return requests;
         }
 
-        // JSON lines: { "prompt": "…", "answer"?, "model"?, "tenant"?, "timestamp"?, "inputTokens"?, "outputTokens"?, "deferrable"? }.
-        string[] known = ["prompt", "answer", "model", "tenant", "timestamp", "inputTokens", "outputTokens", "deferrable"];
+        if (first.StartsWith("prompt,", StringComparison.Ordinal))
+        {
+            return await ReadRecordedAnswersAsync(file, first, reader, cancellationToken);
+        }
+
+        // JSON lines: { "prompt": "…", "answer"?, "answers"?, "model"?, "tenant"?, "timestamp"?, "inputTokens"?, "outputTokens"?, "deferrable"? }.
+        string[] known = ["prompt", "answer", "answers", "model", "tenant", "timestamp", "inputTokens", "outputTokens", "deferrable"];
         long number = 0;
         DateTimeOffset previous = DateTimeOffset.UnixEpoch;
         for (string? text = first; text is not null; text = await reader.ReadLineAsync(cancellationToken))
@@ -393,7 +548,7 @@ internal static class Simulation
             {
                 if (!known.Contains(property.Name, StringComparer.Ordinal))
                 {
-                    throw CliException.At(file, number, property.Name, "unknown field (prompt, answer, model, tenant, timestamp, inputTokens, outputTokens, deferrable)");
+                    throw CliException.At(file, number, property.Name, "unknown field (prompt, answer, answers, model, tenant, timestamp, inputTokens, outputTokens, deferrable)");
                 }
             }
 
@@ -414,7 +569,117 @@ internal static class Simulation
                 JsonValueKind.False or JsonValueKind.Null => false,
                 _ => throw CliException.At(file, number, "deferrable", "not true or false"),
             };
-            requests.Add(new Request(at, prompt, Text("answer"), Text("model"), Text("tenant"), Tokens("inputTokens"), Tokens("outputTokens"), deferrable));
+            requests.Add(new Request(at, prompt, Text("answer"), Text("model"), Text("tenant"), Tokens("inputTokens"), Tokens("outputTokens"), deferrable)
+            {
+                Answers = row.TryGetProperty("answers", out JsonElement answers) && answers.ValueKind != JsonValueKind.Null ? ReadAnswers(file, number, answers) : null,
+                Line = number,
+            });
+        }
+
+        return requests;
+    }
+
+    // "answers": { "<model>": "text" | { "text": "…", "outputTokens"?: n, "correct"?: true } }.
+    private static Dictionary<string, RecordedAnswer> ReadAnswers(string file, long line, JsonElement answers)
+    {
+        if (answers.ValueKind != JsonValueKind.Object)
+        {
+            throw CliException.At(file, line, "answers", "not an object of recorded answers by model");
+        }
+
+        Dictionary<string, RecordedAnswer> byModel = new(StringComparer.OrdinalIgnoreCase);
+        foreach (JsonProperty answer in answers.EnumerateObject())
+        {
+            string field = "answers." + answer.Name;
+            if (answer.Value.ValueKind == JsonValueKind.String)
+            {
+                byModel[answer.Name] = new RecordedAnswer(answer.Value.GetString()!, null, null);
+                continue;
+            }
+
+            if (answer.Value.ValueKind != JsonValueKind.Object)
+            {
+                throw CliException.At(file, line, field, "not a text or { text, outputTokens, correct }");
+            }
+
+            string? text = null;
+            long? tokens = null;
+            bool? correct = null;
+            foreach (JsonProperty part in answer.Value.EnumerateObject())
+            {
+                switch (part.Name)
+                {
+                    case "text" when part.Value.ValueKind == JsonValueKind.String:
+                        text = part.Value.GetString();
+                        break;
+                    case "outputTokens" when part.Value.TryGetInt64(out long n) && n >= 0:
+                        tokens = n;
+                        break;
+                    case "correct" when part.Value.ValueKind is JsonValueKind.True or JsonValueKind.False:
+                        correct = part.Value.GetBoolean();
+                        break;
+                    case "text" or "outputTokens" or "correct":
+                        throw CliException.At(file, line, field + "." + part.Name, $"'{part.Value.GetRawText()}' is not {(part.Name == "text" ? "a string" : part.Name == "correct" ? "true or false" : "a token count")}");
+                    default:
+                        throw CliException.At(file, line, field + "." + part.Name, "unknown field (text, outputTokens, correct)");
+                }
+            }
+
+            byModel[answer.Name] = new RecordedAnswer(text ?? throw CliException.At(file, line, field + ".text", "missing"), tokens, correct);
+        }
+
+        return byModel;
+    }
+
+    // Recorded answers as RouteLLM publishes them (the GSM8K file in ../shared/data/cascade): a "prompt" column, and for
+    // each model a column named by the model (True / False: is its answer right) and "<model>_response" (its answer).
+    // Fields may span lines. No timestamps (a request a second) and no token counts (metering counts them).
+    private static async Task<List<Request>> ReadRecordedAnswersAsync(string file, string header, StreamReader reader, CancellationToken cancellationToken)
+    {
+        string[] columns = Csv.Split(header, file, 1, formulaGuard: false);
+        string[] models = [.. columns.Skip(1).Where(static c => !c.EndsWith("_response", StringComparison.Ordinal))];
+        foreach (string column in columns.Skip(1))
+        {
+            string model = column.EndsWith("_response", StringComparison.Ordinal) ? column[..^"_response".Length] : column;
+            if (!models.Contains(model, StringComparer.Ordinal) || !columns.Contains(model + "_response", StringComparer.Ordinal))
+            {
+                throw CliException.At(file, 1, column, "each model needs two columns: '<model>' (True/False) and '<model>_response'");
+            }
+        }
+
+        if (models.Length == 0)
+        {
+            throw CliException.At(file, 1, "row", "no model columns (prompt, <model>, <model>_response, …)");
+        }
+
+        List<Request> requests = [];
+        Csv.Ref<long> line = new(1);
+        DateTimeOffset at = DateTimeOffset.UnixEpoch;
+        while (await Csv.ReadRecordAsync(reader, file, line, cancellationToken) is ({ } fields, long number))
+        {
+            if (fields.Length == 1 && fields[0].Length == 0)
+            {
+                continue;
+            }
+
+            if (fields.Length != columns.Length)
+            {
+                throw CliException.At(file, number, "row", $"{fields.Length} fields, expected {columns.Length}");
+            }
+
+            Dictionary<string, RecordedAnswer> answers = new(StringComparer.OrdinalIgnoreCase);
+            foreach (string model in models)
+            {
+                string label = fields[Array.IndexOf(columns, model)];
+                bool? correct = label.Length == 0 ? null
+                    : bool.TryParse(label, out bool right) ? right
+                    : throw CliException.At(file, number, model, $"'{label}' is not True or False");
+                answers[model] = new RecordedAnswer(fields[Array.IndexOf(columns, model + "_response")], null, correct);
+            }
+
+            string prompt = fields[0].Length > 0 ? fields[0] : throw CliException.At(file, number, "prompt", "missing");
+            at = at.AddSeconds(1);
+            requests.Add(new Request(at, prompt, null, null, null, null, null) { Answers = answers, Line = number });
         }
 
         return requests;
@@ -508,11 +773,13 @@ internal static class Simulation
         public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
         {
             Request request = Next ?? throw new InvalidOperationException("No request to replay.");
-            ChatResponse response = new(new ChatMessage(ChatRole.Assistant, request.Answer ?? "Answer to: " + request.Prompt))
+            string modelId = options?.ModelId ?? model;
+            (string text, long? input, long? output) = Reply(request, modelId);
+            ChatResponse response = new(new ChatMessage(ChatRole.Assistant, text))
             {
-                ModelId = options?.ModelId ?? model,
+                ModelId = modelId,
                 FinishReason = ChatFinishReason.Stop,
-                Usage = request.InputTokens is { } input && request.OutputTokens is { } output ? new UsageDetails { InputTokenCount = input, OutputTokenCount = output } : null,
+                Usage = input is { } i && output is { } o ? new UsageDetails { InputTokenCount = i, OutputTokenCount = o } : null,
             };
             return Task.FromResult(response);
         }
