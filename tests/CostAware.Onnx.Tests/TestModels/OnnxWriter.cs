@@ -58,8 +58,24 @@ internal sealed class OnnxGraph
     public const int Int32 = 6;
     public const int Int64 = 7;
 
+    public const int UInt8 = 2;
+
     private readonly Pb _graph = new Pb().Str(2, "tiny");
+    private readonly Stream? _external;
+    private readonly string? _externalName;
     private int _nodes;
+
+    public OnnxGraph()
+    {
+    }
+
+    // Initializers larger than 1 KiB go to a side file (ONNX external data, beside model.onnx): a model over 2 GB
+    // cannot be one protobuf message.
+    public OnnxGraph(Stream external, string externalName)
+    {
+        _external = external;
+        _externalName = externalName;
+    }
 
     public OnnxGraph Node(string op, string[] inputs, string[] outputs, string domain = "", params Pb[] attributes)
     {
@@ -108,6 +124,8 @@ internal sealed class OnnxGraph
 
     public OnnxGraph Init(string name, long[] values, params long[] dims) => Init(name, Int64, MemoryMarshal.AsBytes(values.AsSpan()).ToArray(), dims);
 
+    public OnnxGraph Init(string name, byte[] values, params long[] dims) => Init(name, UInt8, values, dims);
+
     private OnnxGraph Init(string name, int type, byte[] raw, long[] dims)
     {
         Pb tensor = new();
@@ -116,7 +134,22 @@ internal sealed class OnnxGraph
             _ = tensor.Int(1, dim);
         }
 
-        _ = tensor.Int(2, type).Str(8, name).Bytes(9, raw);
+        _ = tensor.Int(2, type).Str(8, name);
+        if (_external is not null && raw.Length > 1024)
+        {
+            // TensorProto.external_data (13): location, offset, length; data_location (14) = EXTERNAL.
+            long offset = _external.Position;
+            _external.Write(raw);
+            _ = tensor.Msg(13, new Pb().Str(1, "location").Str(2, _externalName!))
+                .Msg(13, new Pb().Str(1, "offset").Str(2, offset.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+                .Msg(13, new Pb().Str(1, "length").Str(2, raw.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+                .Int(14, 1);
+        }
+        else
+        {
+            _ = tensor.Bytes(9, raw);
+        }
+
         _ = _graph.Msg(5, tensor);
         return this;
     }

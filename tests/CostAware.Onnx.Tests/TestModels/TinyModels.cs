@@ -72,6 +72,9 @@ internal static class TinyModels
             search = new { do_sample = false, max_length = Positions, past_present_share_buffer = shareBuffer },
         });
         File.WriteAllText(Path.Combine(dir, "tokenizer.json"), ByteLevelTokenizerJson());
+
+        // ONNX Runtime GenAI's tokenizer opens tokenizer_config.json beside tokenizer.json and fails without one.
+        WriteJson(dir, "tokenizer_config.json", new { eos_token = "<|im_end|>", pad_token = "<|endoftext|>", tokenizer_class = "PreTrainedTokenizerFast" });
         return dir;
     }
 
