@@ -45,6 +45,16 @@ public sealed class OnnxChatClientOptions : OnnxModelOptions
     [Range(1, 256)]
     public int MaxBatchSize { get; set; } = 8;
 
+    /// <summary>
+    /// Gets or sets a value indicating whether requests join a running batch between steps (continuous batching): in
+    /// grow mode, a request that arrives while a batch generates is prefilled and joins it as soon as a row is free
+    /// (up to <see cref="MaxBatchSize"/>), and a finished request leaves it at once. <see langword="false"/> keeps
+    /// static batching: arrivals wait until the whole batch has finished. A shared KV buffer runs one request at a
+    /// time either way.
+    /// </summary>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool ContinuousBatching { get; set; } = true;
+
     /// <summary>Gets or sets the most prompt tokens fed to the model in one run; longer prompts are fed in chunks through the cache.</summary>
     /// <value>The default value is 512.</value>
     [Range(1, 65_536)]

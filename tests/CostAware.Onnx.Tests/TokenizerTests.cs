@@ -152,4 +152,26 @@ public sealed class TokenizerTests
         Assert.Equal("", pieces[0]); // the first byte of 'é' alone is no character yet
         Assert.True(streamer.Stopped);
     }
+
+    // A model can write bytes that are no UTF-8 (a lead byte no continuation follows, a stray continuation byte): the
+    // streamer gives such a sequence up after four tokens (no character is longer) instead of holding the rest of the
+    // answer back to its end.
+    [Theory]
+    [InlineData(0xE2)]
+    [InlineData(0x80)]
+    [InlineData(0xFF)]
+    public void InvalidUtf8_HoldsAtMostFourTokens(int bad)
+    {
+        TextStreamer streamer = new(ByteLevel.Value, null);
+        List<string> pieces = [];
+        foreach (int id in (int[])['a', bad, 'b', 'c', 'd', 'e', 'f', 'g', 'h'])
+        {
+            pieces.Add(streamer.Add(id));
+        }
+
+        string streamed = string.Concat(pieces);
+        Assert.StartsWith("a", streamed, StringComparison.Ordinal);
+        Assert.EndsWith("fgh", streamed, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, streamer.Flush());
+    }
 }

@@ -38,6 +38,10 @@ internal sealed class DecoderModel : IDisposable
     public int HeadSize { get; private set; }
     public int Layers => PastKeys.Length;
 
+    // Without position ids the model takes a row's positions and attended span from the mask's count (the model
+    // builder's GroupQueryAttention: seqlens_k), which holds only when the row's tokens start at column 0.
+    public bool RightPadded => PositionIds is null;
+
     public static DecoderModel Load(DecoderConfig config, OnnxModelOptions options, ILogger logger)
     {
         InferenceSession session = OrtRuntime.CreateSession(config.ModelFile, options, logger, out string device);

@@ -6,9 +6,11 @@ using Microsoft.Extensions.Logging;
 namespace CostAware.Onnx.Internal;
 
 // Serves generation requests on a fixed number of workers. A worker takes every request waiting (up to the batch
-// size) and generates them together, left-padded, until the last one finishes; requests arriving meanwhile wait for
-// the next batch (static batching, as ONNX Runtime GenAI's classic path does). Each request samples, stops and is
-// cancelled on its own; a cancelled or finished row rides along as padding until the batch ends.
+// size) and generates them together, left-padded. With continuous batching (grow mode) the batch is regrouped between
+// steps: finished and cancelled rows leave it, and requests that arrived meanwhile are prefilled and join it while
+// there is room. Otherwise (static batching, as ONNX Runtime GenAI's classic path does; always with a shared buffer)
+// requests arriving meanwhile wait for the batch to end, and a finished row rides along as padding until then. Each
+// request samples, stops and is cancelled on its own.
 internal sealed class GenerationEngine : IDisposable
 {
     private readonly DecoderModel _model;
@@ -19,6 +21,7 @@ internal sealed class GenerationEngine : IDisposable
     private readonly int _maxLength;
     private readonly int _batchSize;
     private readonly int _chunkSize;
+    private readonly bool _continuous;
     private readonly string _modelId;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -40,6 +43,7 @@ internal sealed class GenerationEngine : IDisposable
         _maxLength = maxLength;
         _batchSize = shared ? 1 : options.MaxBatchSize;
         _chunkSize = options.PrefillChunkSize;
+        _continuous = !shared && options.ContinuousBatching && _batchSize > 1;
         _modelId = modelId;
         _time = time;
         _logger = logger;
@@ -68,22 +72,13 @@ internal sealed class GenerationEngine : IDisposable
         {
             while (await _queue.Reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
             {
-                List<GenerationRequest> batch = [];
-                while (batch.Count < _batchSize && _queue.Reader.TryRead(out GenerationRequest? request))
-                {
-                    if (request.CancellationToken.IsCancellationRequested)
-                    {
-                        _ = request.Updates.Writer.TryComplete(new OperationCanceledException(request.CancellationToken));
-                    }
-                    else
-                    {
-                        batch.Add(request);
-                    }
-                }
-
+                List<GenerationRequest> batch = TakeWaiting(_batchSize);
                 if (batch.Count > 0)
                 {
-                    RunBatch(batch);
+                    // A batch runs for seconds on its own thread, not a thread-pool one: holding a pool thread that
+                    // long starves the app (on two cores the pool starts with two threads, and the updates of this very
+                    // batch waited for the batch to end before any reader saw its first token).
+                    await Task.Factory.StartNew(() => RunBatch(batch), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
                 }
             }
         }
@@ -92,23 +87,45 @@ internal sealed class GenerationEngine : IDisposable
         }
     }
 
+    // Up to `count` waiting requests, those already cancelled completed as such.
+    private List<GenerationRequest> TakeWaiting(int count)
+    {
+        List<GenerationRequest> taken = [];
+        while (taken.Count < count && _queue.Reader.TryRead(out GenerationRequest? request))
+        {
+            if (request.CancellationToken.IsCancellationRequested)
+            {
+                _ = request.Updates.Writer.TryComplete(new OperationCanceledException(request.CancellationToken));
+            }
+            else
+            {
+                taken.Add(request);
+            }
+        }
+
+        return taken;
+    }
+
     private void RunBatch(List<GenerationRequest> batch)
     {
-        Row[] rows = [.. batch.Select(request => new Row(request, _tokenizer))];
+        List<Row> rows = [.. batch.Select(request => new Row(request, _tokenizer))];
+        DecoderRunner? runner = null;
         try
         {
-            using DecoderRunner runner = new(_model, [.. batch.Select(r => r.Prompt.Count)], _shared, _maxLength);
             long started = _time.GetTimestamp();
-            runner.Prefill([.. batch.Select(r => r.Prompt)], _padId, _chunkSize);
+            long promptTokens = batch.Sum(r => r.Prompt.Count);
+            runner = DecoderRunner.Start(_model, [.. batch.Select(r => r.Prompt)], _shared, _maxLength, _padId, _chunkSize);
             TimeSpan prefill = _time.GetElapsedTime(started);
             long decodeStarted = _time.GetTimestamp();
             int steps = 0;
-            int[] next = new int[rows.Length];
+            long generated = 0;
+            TimeSpan joining = TimeSpan.Zero;
+            int[] next = new int[_continuous ? _batchSize : rows.Count];
             float[] scratch = new float[runner.VocabularySize];
             while (true)
             {
                 bool anyLeft = false;
-                for (int b = 0; b < rows.Length; b++)
+                for (int b = 0; b < rows.Count; b++)
                 {
                     Row row = rows[b];
                     next[b] = _padId;
@@ -134,6 +151,7 @@ internal sealed class GenerationEngine : IDisposable
                     runner.Logits.Slice(b * runner.VocabularySize, runner.VocabularySize).CopyTo(scratch);
                     int token = row.Sampler.Next(scratch);
                     row.Generated++;
+                    generated++;
                     next[b] = token;
                     if (_stopIds.Contains(token))
                     {
@@ -147,7 +165,7 @@ internal sealed class GenerationEngine : IDisposable
                     {
                         Finish(row, ChatFinishReason.Stop);
                     }
-                    else if (row.Generated >= row.Request.MaxNewTokens || runner.Length + 1 > _maxLength - runner.Padding(b))
+                    else if (row.Generated >= row.Request.MaxNewTokens || runner.RowLength(b) + 1 > _maxLength)
                     {
                         Finish(row, ChatFinishReason.Length);
                     }
@@ -164,18 +182,70 @@ internal sealed class GenerationEngine : IDisposable
 
                 runner.Step(next);
                 steps++;
+                if (_continuous)
+                {
+                    // Between steps: finished rows leave, waiting requests join while there is room.
+                    int active = rows.Count(static r => !r.Done);
+                    List<GenerationRequest> arrived = active < _batchSize && !_stopping.IsCancellationRequested ? TakeWaiting(_batchSize - active) : [];
+                    if (active < rows.Count || arrived.Count > 0)
+                    {
+                        long joinStarted = _time.GetTimestamp();
+                        (runner, rows) = Regroup(runner, rows, arrived);
+                        joining += _time.GetElapsedTime(joinStarted);
+                        promptTokens += arrived.Sum(r => r.Prompt.Count);
+                    }
+                }
             }
 
-            Record(batch.Sum(r => r.Prompt.Count), prefill, rows.Sum(r => r.Generated), _time.GetElapsedTime(decodeStarted), steps);
+            Record(promptTokens, prefill + joining, generated, _time.GetElapsedTime(decodeStarted) - joining, steps);
         }
         catch (Exception ex)
         {
-            Log.BatchFailed(_logger, ex, _modelId, rows.Length);
+            Log.BatchFailed(_logger, ex, _modelId, rows.Count);
             foreach (Row row in rows.Where(r => !r.Done))
             {
                 row.Done = true;
                 _ = row.Request.Updates.Writer.TryComplete(ex);
             }
+        }
+        finally
+        {
+            runner?.Dispose();
+        }
+    }
+
+    // Drops the finished rows of a running grow-mode batch and joins the arrived requests, prefilled together. When
+    // the joiners' prefill fails they fail alone and the batch goes on as it was.
+    private (DecoderRunner Runner, List<Row> Rows) Regroup(DecoderRunner running, List<Row> rows, List<GenerationRequest> arrived)
+    {
+        List<int> keep = [.. Enumerable.Range(0, rows.Count).Where(i => !rows[i].Done)];
+        List<Row> joined = [.. arrived.Select(request => new Row(request, _tokenizer))];
+        DecoderRunner? prefilled = null;
+        try
+        {
+            if (joined.Count > 0)
+            {
+                prefilled = DecoderRunner.Start(_model, [.. arrived.Select(r => r.Prompt)], shared: false, _maxLength, _padId, _chunkSize);
+            }
+
+            DecoderRunner regrouped = DecoderRunner.Regroup(running, keep, prefilled is null ? [] : [prefilled]);
+            running.Dispose();
+            return (regrouped, [.. keep.Select(i => rows[i]), .. joined]);
+        }
+        catch (Exception ex)
+        {
+            Log.BatchFailed(_logger, ex, _modelId, joined.Count);
+            foreach (Row row in joined)
+            {
+                row.Done = true;
+                _ = row.Request.Updates.Writer.TryComplete(ex);
+            }
+
+            return (running, rows);
+        }
+        finally
+        {
+            prefilled?.Dispose();
         }
     }
 
