@@ -36,4 +36,26 @@ if (args is ["--provider-cache", ..])
     return;
 }
 
+// --engine-compare runs CostAware's local chat client and ONNX Runtime GenAI's on the same model folders, a child
+// process a cell (--engine-one), and writes the table.
+if (args is ["--engine-compare", ..])
+{
+    await EngineComparison.RunAsync(args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) ? args[1] : "benchmarks/results/onnx-engines.md", args.Contains("--quick"), args.Contains("--cuda"));
+    return;
+}
+
+if (args is ["--engine-one", string engine, string folder, string concurrency, string prompt, string output, string repetitions])
+{
+    Environment.ExitCode = await EngineComparison.RunOneAsync(
+        engine, folder, int.Parse(concurrency, System.Globalization.CultureInfo.InvariantCulture), int.Parse(prompt, System.Globalization.CultureInfo.InvariantCulture),
+        int.Parse(output, System.Globalization.CultureInfo.InvariantCulture), int.Parse(repetitions, System.Globalization.CultureInfo.InvariantCulture));
+    return;
+}
+
+if (args is ["--engine-arrivals", string arrivalsEngine, string arrivalsFolder, string context])
+{
+    Environment.ExitCode = await EngineComparison.RunArrivalsAsync(arrivalsEngine, arrivalsFolder, int.Parse(context, System.Globalization.CultureInfo.InvariantCulture));
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -118,14 +118,15 @@ public sealed class ContinuousBatchingTests : IDisposable
         return regrouped;
     }
 
-    // Through the client: a 5-token request sent while a 200-token one generates ends first; with static batching it
-    // waits for the whole long request and ends after it. Both answers equal the same requests served alone.
+    // Through the client: a 5-token request sent while a 1,500-token one generates (about a second here, so that a
+    // loaded machine cannot finish it before the short one arrives) ends first; with static batching it waits for the
+    // whole long request and ends after it. Both answers equal the same requests served alone.
     [Theory]
     [InlineData(true, "short", "long")]
     [InlineData(false, "long", "short")]
     public async Task AShortRequest_JoinsARunningBatch_AndFinishesFirst_WithTheAnswerItGetsAlone(bool continuous, string first, string second)
     {
-        string folder = LlamaModels.Write(new LlamaShape(256, 4, 4, 2, 512, 1024, 512), int4: false);
+        string folder = LlamaModels.Write(new LlamaShape(256, 4, 4, 2, 512, 1024, 2048), int4: false);
         try
         {
             await ShortAndLongAsync(folder, continuous, first, second);
@@ -138,7 +139,7 @@ public sealed class ContinuousBatchingTests : IDisposable
 
     private static async Task ShortAndLongAsync(string folder, bool continuous, string first, string second)
     {
-        ChatOptions longOptions = new() { MaxOutputTokens = 200 };
+        ChatOptions longOptions = new() { MaxOutputTokens = 1500 };
         ChatOptions shortOptions = new() { MaxOutputTokens = 5 };
         string longAlone, shortAlone;
         using (OnnxChatClient alone = Client(folder, continuous))

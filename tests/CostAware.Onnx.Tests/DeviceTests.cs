@@ -67,6 +67,7 @@ public sealed class DeviceTests
     [InlineData("libonnxruntime_providers_cuda.so", "", OnnxBackendFailure.CudaProviderMissing, "libonnxruntime_providers_cuda.so")]
     [InlineData("", "libcuda.so.1", OnnxBackendFailure.CudaRuntimeMissing, "NVIDIA driver")]
     [InlineData("", "libcublasLt.so.13", OnnxBackendFailure.CudaRuntimeMissing, "libcublasLt.so.13")]
+    [InlineData("", "libcurand.so.10", OnnxBackendFailure.CudaRuntimeMissing, "libcurand.so.10")]
     [InlineData("", "libcudnn.so.9", OnnxBackendFailure.CudaRuntimeMissing, "cuDNN 9")]
     [InlineData("", "", OnnxBackendFailure.CudaFailed, "could not start on the GPU")]
     public void Diagnose_NamesTheMissingPiece(string missingFile, string missingLibrary, OnnxBackendFailure failure, string named)

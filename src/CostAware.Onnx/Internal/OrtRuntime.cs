@@ -152,6 +152,9 @@ internal static class OrtRuntime
             $"libcudart.so.{CudaMajor}",
             $"libcublasLt.so.{CudaMajor}",
             $"libcublas.so.{CudaMajor}",
+
+            // Linked by the 1.32.0 CUDA provider too (readelf -d; eng/gpu-check.sh checks this list against the package).
+            "libcurand.so.10",
             $"libcudnn.so.{CudnnMajor}",
         ];
         foreach (string library in needed)
