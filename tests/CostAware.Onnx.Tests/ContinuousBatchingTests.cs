@@ -109,6 +109,30 @@ public sealed class ContinuousBatchingTests : IDisposable
         }
     }
 
+    // Through the client on the model-builder graph: requests of different lengths sent at once start one at a time
+    // and join the running batch; each answer equals the one it gets alone, with and without continuous batching.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ConcurrentRequestsOfDifferentLengths_GetTheirOwnAnswers(bool continuous)
+    {
+        (string Prompt, int Tokens)[] requests = [("a", 30), ("A longer prompt of several words.", 12), ("Mid length", 25), ("x y z", 5)];
+        List<string> alone = [];
+        using (OnnxChatClient single = Client(_llama, continuous))
+        {
+            foreach ((string prompt, int tokens) in requests)
+            {
+                alone.Add((await single.GetResponseAsync(prompt, new ChatOptions { MaxOutputTokens = tokens })).Text);
+            }
+        }
+
+        using OnnxChatClient client = Client(_llama, continuous);
+        ChatResponse[] together = await Task.WhenAll(requests.Select(r => client.GetResponseAsync(r.Prompt, new ChatOptions { MaxOutputTokens = r.Tokens })));
+
+        Assert.Equal(alone, together.Select(static r => r.Text));
+        Assert.Equal(requests.Select(static r => (long?)r.Tokens), together.Select(static r => r.Usage?.OutputTokenCount));
+    }
+
     private static DecoderRunner Join(DecoderModel model, DecoderRunner running, int[] keep, int[] prompt)
     {
         using DecoderRunner joining = new(model, [prompt.Length], false, 0);

@@ -22,6 +22,7 @@ internal sealed class GenerationEngine : IDisposable
     private readonly int _batchSize;
     private readonly int _chunkSize;
     private readonly bool _continuous;
+    private readonly int _joinLimit;
     private readonly string _modelId;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -44,6 +45,11 @@ internal sealed class GenerationEngine : IDisposable
         _batchSize = shared ? 1 : options.MaxBatchSize;
         _chunkSize = options.PrefillChunkSize;
         _continuous = !shared && options.ContinuousBatching && _batchSize > 1;
+
+        // A model without position ids prefills a batch's prompts one by one anyway (DecoderRunner.Start): with
+        // continuous batching they start one at a time and join between steps, so each request's first token comes
+        // right after its own prefill instead of after every prompt of the batch has been read.
+        _joinLimit = _continuous && model.RightPadded ? 1 : _batchSize;
         _modelId = modelId;
         _time = time;
         _logger = logger;
@@ -72,7 +78,7 @@ internal sealed class GenerationEngine : IDisposable
         {
             while (await _queue.Reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
             {
-                List<GenerationRequest> batch = TakeWaiting(_batchSize);
+                List<GenerationRequest> batch = TakeWaiting(_joinLimit);
                 if (batch.Count > 0)
                 {
                     // A batch runs for seconds on its own thread, not a thread-pool one: holding a pool thread that
@@ -186,7 +192,7 @@ internal sealed class GenerationEngine : IDisposable
                 {
                     // Between steps: finished rows leave, waiting requests join while there is room.
                     int active = rows.Count(static r => !r.Done);
-                    List<GenerationRequest> arrived = active < _batchSize && !_stopping.IsCancellationRequested ? TakeWaiting(_batchSize - active) : [];
+                    List<GenerationRequest> arrived = active < _batchSize && !_stopping.IsCancellationRequested ? TakeWaiting(Math.Min(_batchSize - active, _joinLimit)) : [];
                     if (active < rows.Count || arrived.Count > 0)
                     {
                         long joinStarted = _time.GetTimestamp();
