@@ -133,6 +133,96 @@ public sealed class ContinuousBatchingTests : IDisposable
         Assert.Equal(requests.Select(static r => (long?)r.Tokens), together.Select(static r => r.Usage?.OutputTokenCount));
     }
 
+    // A request that joined a running batch and is then cancelled leaves it: its caller gets OperationCanceledException,
+    // the long request goes on to the answer it gets alone, and a request sent afterwards is served.
+    [Fact]
+    public async Task AJoinedRequest_CancelledMidStream_LeavesTheBatch_AndTheOthersFinish()
+    {
+        string folder = LlamaModels.Write(new LlamaShape(256, 4, 4, 2, 512, 1024, 2048), int4: false);
+        try
+        {
+            ChatOptions longOptions = new() { MaxOutputTokens = 1500 };
+            string longAlone;
+            using (OnnxChatClient alone = Client(folder, continuous: true))
+            {
+                longAlone = (await alone.GetResponseAsync("The long one.", longOptions)).Text;
+            }
+
+            using OnnxChatClient client = Client(folder, continuous: true);
+            System.Text.StringBuilder longText = new();
+            await using IAsyncEnumerator<ChatResponseUpdate> longStream = client.GetStreamingResponseAsync("The long one.", longOptions).GetAsyncEnumerator();
+            Assert.True(await longStream.MoveNextAsync());
+            longText.Append(longStream.Current.Text);
+
+            using CancellationTokenSource cancel = new();
+            int seen = 0;
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+            {
+                await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync("Joins, then leaves.", new ChatOptions { MaxOutputTokens = 1000 }, cancel.Token))
+                {
+                    if (++seen == 3)
+                    {
+                        await cancel.CancelAsync();
+                    }
+                }
+            });
+            ChatResponse after = await client.GetResponseAsync("After", new ChatOptions { MaxOutputTokens = 4 });
+
+            while (await longStream.MoveNextAsync())
+            {
+                longText.Append(longStream.Current.Text);
+            }
+
+            Assert.InRange(seen, 3, 999); // updates already buffered may still arrive; it never completes
+            Assert.Equal(4, after.Usage?.OutputTokenCount);
+            Assert.Equal(longAlone, longText.ToString());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    // Disposing the client while a batch runs with a joined request ends both streams with ObjectDisposedException
+    // (never a hang), and the client refuses new requests.
+    [Fact]
+    public async Task DisposedWhileABatchRuns_EndsEveryStream()
+    {
+        string folder = LlamaModels.Write(new LlamaShape(256, 4, 4, 2, 512, 1024, 2048), int4: false);
+        try
+        {
+            OnnxChatClient client = Client(folder, continuous: true);
+            IAsyncEnumerator<ChatResponseUpdate> first = client.GetStreamingResponseAsync("The long one.", new ChatOptions { MaxOutputTokens = 1500 }).GetAsyncEnumerator();
+            IAsyncEnumerator<ChatResponseUpdate> second = client.GetStreamingResponseAsync("Joins it.", new ChatOptions { MaxOutputTokens = 1500 }).GetAsyncEnumerator();
+            try
+            {
+                Assert.True(await first.MoveNextAsync());
+                Assert.True(await second.MoveNextAsync());
+                client.Dispose();
+
+                static async Task DrainAsync(IAsyncEnumerator<ChatResponseUpdate> stream)
+                {
+                    while (await stream.MoveNextAsync())
+                    {
+                    }
+                }
+
+                await Assert.ThrowsAsync<ObjectDisposedException>(() => DrainAsync(first)).WaitAsync(TimeSpan.FromSeconds(30));
+                await Assert.ThrowsAsync<ObjectDisposedException>(() => DrainAsync(second)).WaitAsync(TimeSpan.FromSeconds(30));
+                await Assert.ThrowsAsync<ObjectDisposedException>(() => client.GetResponseAsync("Late"));
+            }
+            finally
+            {
+                await first.DisposeAsync();
+                await second.DisposeAsync();
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private static DecoderRunner Join(DecoderModel model, DecoderRunner running, int[] keep, int[] prompt)
     {
         using DecoderRunner joining = new(model, [prompt.Length], false, 0);
