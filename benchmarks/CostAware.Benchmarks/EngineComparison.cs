@@ -157,22 +157,9 @@ internal static class EngineComparison
                 }
 
                 double arrived = clock.Elapsed.TotalSeconds;
-                double first = -1;
-                long updates = 0;
-                long? usage = null;
                 string prompt = new string((char)('a' + (request.Prompt % 26)), request.Prompt - 1) + "g";
-                await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(prompt, new ChatOptions { MaxOutputTokens = request.Answer, Temperature = 0f }))
-                {
-                    if (first < 0 && update.Text.Length > 0)
-                    {
-                        first = clock.Elapsed.TotalSeconds - arrived;
-                    }
-
-                    updates += update.Text.Length > 0 ? 1 : 0;
-                    usage = update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details.OutputTokenCount ?? usage;
-                }
-
-                return (first < 0 ? clock.Elapsed.TotalSeconds - arrived : first, clock.Elapsed.TotalSeconds - arrived, usage ?? updates);
+                (TimeSpan first, TimeSpan last, long tokens) = await StreamAsync(client, prompt, request.Answer, clock);
+                return (first.TotalSeconds - arrived, last.TotalSeconds - arrived, tokens);
             }
 
             (double First, double Latency, long Tokens)[] all = await Task.WhenAll(plan.Select(p => Task.Run(() => OneAsync(p))));
@@ -288,21 +275,8 @@ internal static class EngineComparison
         Stopwatch clock = Stopwatch.StartNew();
         async Task<(double First, double Last, long Tokens)> OneAsync()
         {
-            double first = -1;
-            long updates = 0;
-            long? usage = null;
-            await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(prompt, new ChatOptions { MaxOutputTokens = maxTokens, Temperature = 0f }))
-            {
-                if (first < 0 && update.Text.Length > 0)
-                {
-                    first = clock.Elapsed.TotalMilliseconds;
-                }
-
-                updates += update.Text.Length > 0 ? 1 : 0;
-                usage = update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details.OutputTokenCount ?? usage;
-            }
-
-            return (first, clock.Elapsed.TotalMilliseconds, usage ?? updates);
+            (TimeSpan first, TimeSpan last, long tokens) = await StreamAsync(client, prompt, maxTokens, clock);
+            return (first.TotalMilliseconds, last.TotalMilliseconds, tokens);
         }
 
         (double First, double Last, long Tokens)[] all = await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(OneAsync)));
@@ -318,6 +292,28 @@ internal static class EngineComparison
             tokens,
             0,
             0);
+    }
+
+    // One streamed request, greedy: the clock's reading at its first text and at its end, and its answer tokens (the
+    // usage when the engine reports it, else the text updates).
+    private static async Task<(TimeSpan First, TimeSpan Last, long Tokens)> StreamAsync(IChatClient client, string prompt, int maxTokens, Stopwatch clock)
+    {
+        TimeSpan? first = null;
+        long updates = 0;
+        long? usage = null;
+        await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(prompt, new ChatOptions { MaxOutputTokens = maxTokens, Temperature = 0f }))
+        {
+            if (update.Text.Length > 0)
+            {
+                first ??= clock.Elapsed;
+                updates++;
+            }
+
+            usage = update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details.OutputTokenCount ?? usage;
+        }
+
+        TimeSpan last = clock.Elapsed;
+        return (first ?? last, last, usage ?? updates);
     }
 
     private static int PromptTokensOf(string prompt) => Encoding.UTF8.GetByteCount(prompt);

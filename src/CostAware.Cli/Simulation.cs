@@ -198,7 +198,7 @@ internal static class Simulation
                     o.MaxPollInterval = TimeSpan.FromMilliseconds(50);
                 });
                 services.AddSingleton<IBatchProvider>(sp => new ReplayBatchProvider(
-                    sp.GetRequiredService<IPriceCatalog>().TryGetPrice(model, out ModelPrice? price) ? price.Provider : throw new CliException($"model '{model}' is not in the price catalog")));
+                    PriceOf(sp.GetRequiredService<IPriceCatalog>(), model).Provider));
             }
         }
         catch (Exception ex) when (ex is InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException)
@@ -234,11 +234,11 @@ internal static class Simulation
         IPriceCatalog catalog = provider.GetRequiredService<IPriceCatalog>();
         ITokenEstimator estimator = provider.GetRequiredService<ITokenEstimator>();
         IList<CascadeTier> tiers = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<CostAwareOptions>>().Value.Cascade.Tiers;
-        int tierCount = tiers.Count;
         if (stages.Contains("Cascade"))
         {
             CheckRecordedAnswers(traceName, trace, model, tiers);
         }
+
         List<Microsoft.Extensions.Hosting.IHostedService> hosted = [.. provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>()];
         foreach (Microsoft.Extensions.Hosting.IHostedService service in hosted)
         {
@@ -246,10 +246,16 @@ internal static class Simulation
         }
 
         decimal without = 0m, with = 0m;
-        long calls = 0, refused = 0, deferred = 0, judged = 0, rightWithout = 0, rightWith = 0, notJudged = 0;
+        long calls = 0, refused = 0, judged = 0, rightWithout = 0, rightWith = 0, notJudged = 0;
         Dictionary<string, (long Answers, decimal Saved)> byStage = new(StringComparer.Ordinal);
         List<Task> waiting = [];
         object sums = new();
+        void Count(string stage, long answers, decimal saved)
+        {
+            (long soFar, decimal savedSoFar) = byStage.GetValueOrDefault(stage);
+            byStage[stage] = (soFar + answers, savedSoFar + saved);
+        }
+
         void Judge(Request request, string requestModel, string served)
         {
             if (request.Answers is not { } answers || !answers.TryGetValue(requestModel, out RecordedAnswer? own) || own.Correct is not { } ownRight)
@@ -284,9 +290,8 @@ internal static class Simulation
                     {
                         // Answers a cheaper tier served, and what the cascade saved against the strongest tier net of
                         // the cheap calls that escalated (a negative share when escalations cost more than it saved).
-                        bool cheaper = report.Attempts.FirstOrDefault(static a => a.Served) is { } served && served.Tier < tierCount - 1;
-                        (long answers, decimal saved) = byStage.GetValueOrDefault("cascade");
-                        byStage["cascade"] = (answers + (cheaper ? 1 : 0), saved + (report.Saved ?? 0m));
+                        bool cheaper = report.Attempts.FirstOrDefault(static a => a.Served) is { } served && served.Tier < tiers.Count - 1;
+                        Count("cascade", cheaper ? 1 : 0, report.Saved ?? 0m);
                     }
 
                     if (!recorded && (request.InputTokens is null || request.OutputTokens is null))
@@ -304,16 +309,12 @@ internal static class Simulation
                             if (entry.IsBatch && entry.Cost is { } batchCost && catalog.TryGetPrice(entry.ModelId ?? requestModel, out ModelPrice? full))
                             {
                                 // What the batch price saved against the same call paid synchronously.
-                                deferred++;
-                                (long answers, decimal saved) = byStage.GetValueOrDefault("batch-deferral");
-                                byStage["batch-deferral"] = (answers + 1, saved + (full.CalculateCost(entry.Tokens).Total - batchCost.Total));
+                                Count("batch-deferral", 1, full.CalculateCost(entry.Tokens).Total - batchCost.Total);
                             }
                         }
                         else if (entry.Kind == CostEntryKind.CacheHit)
                         {
-                            string stage = entry.Stage ?? "cache";
-                            (long answers, decimal saved) = byStage.GetValueOrDefault(stage);
-                            byStage[stage] = (answers + 1, saved + (entry.CostAvoided ?? 0m));
+                            Count(entry.Stage ?? "cache", 1, entry.CostAvoided ?? 0m);
                         }
                     }
                 }
@@ -323,8 +324,7 @@ internal static class Simulation
                 lock (sums)
                 {
                     refused++;
-                    (long answers, decimal saved) = byStage.GetValueOrDefault("budget (refused)");
-                    byStage["budget (refused)"] = (answers + 1, saved + Baseline(catalog, requestModel, request));
+                    Count("budget (refused)", 1, Baseline(catalog, requestModel, request));
                 }
             }
         }
@@ -436,13 +436,12 @@ internal static class Simulation
         }
     }
 
+    private static ModelPrice PriceOf(IPriceCatalog catalog, string model) =>
+        catalog.TryGetPrice(model, out ModelPrice? price) ? price : throw new CliException($"model '{model}' is not in the price catalog");
+
     private static decimal RecordedBaseline(IPriceCatalog catalog, ITokenEstimator estimator, string model, Request request)
     {
-        if (!catalog.TryGetPrice(model, out ModelPrice? price))
-        {
-            throw new CliException($"model '{model}' is not in the price catalog");
-        }
-
+        ModelPrice price = PriceOf(catalog, model);
         RecordedAnswer own = request.Answers![model];
         long input = request.InputTokens ?? estimator.EstimateInputTokens([new ChatMessage(ChatRole.User, request.Prompt)], null, model);
         long output = own.OutputTokens ?? estimator.CountTokens(own.Text, model);
@@ -451,11 +450,7 @@ internal static class Simulation
 
     private static decimal Unaided(IPriceCatalog catalog, string model, CostReceipt receipt)
     {
-        if (!catalog.TryGetPrice(model, out ModelPrice? price))
-        {
-            throw new CliException($"model '{model}' is not in the price catalog");
-        }
-
+        ModelPrice price = PriceOf(catalog, model);
         decimal total = 0m;
         foreach (CostReceiptEntry entry in receipt.Entries)
         {
@@ -469,9 +464,7 @@ internal static class Simulation
     }
 
     private static decimal Baseline(IPriceCatalog catalog, string model, Request request) =>
-        catalog.TryGetPrice(model, out ModelPrice? price)
-            ? price.CalculateCost(new TokenCounts { Input = request.InputTokens ?? 0, Output = request.OutputTokens ?? 0 }).Total
-            : throw new CliException($"model '{model}' is not in the price catalog");
+        PriceOf(catalog, model).CalculateCost(new TokenCounts { Input = request.InputTokens ?? 0, Output = request.OutputTokens ?? 0 }).Total;
 
     // --- traces -------------------------------------------------------------------------------------------------
 

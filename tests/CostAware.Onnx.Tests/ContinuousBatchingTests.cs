@@ -12,6 +12,9 @@ namespace CostAware.Onnx.Tests;
 // embedding). And through the client: a short request sent while a long one generates finishes long before it.
 public sealed class ContinuousBatchingTests : IDisposable
 {
+    // Rotary embedding and RMS norm in the Llama-style graph sum in more orders than the tiny models do.
+    private const float Tolerance = 1e-4f;
+
     private readonly string _llama = LlamaModels.Write(LlamaShape.Small, int4: false);
 
     public void Dispose() => Directory.Delete(_llama, recursive: true);
@@ -51,7 +54,7 @@ public sealed class ContinuousBatchingTests : IDisposable
         {
             for (int r = 0; r < prompts.Length; r++)
             {
-                AssertClose(alone[r][step], batch.Logits.Slice(r * vocab, vocab).ToArray());
+                KvCacheTests.AssertClose(alone[r][step], batch.Logits.Slice(r * vocab, vocab).ToArray(), Tolerance);
             }
 
             batch.Step([.. Enumerable.Range(0, prompts.Length).Select(r => TensorPrimitives.IndexOfMax(batch.Logits.Slice(r * vocab, vocab)))]);
@@ -83,24 +86,24 @@ public sealed class ContinuousBatchingTests : IDisposable
                 running.Step([Next(0), Next(1)]);
             }
 
-            AssertClose(aloneA[3], running.Logits[..vocab].ToArray());
+            KvCacheTests.AssertClose(aloneA[3], running.Logits[..vocab].ToArray(), Tolerance);
             running = Join(model, running, [0], c);
-            AssertClose(aloneA[3], running.Logits[..vocab].ToArray());
-            AssertClose(aloneC[0], running.Logits.Slice(vocab, vocab).ToArray());
+            KvCacheTests.AssertClose(aloneA[3], running.Logits[..vocab].ToArray(), Tolerance);
+            KvCacheTests.AssertClose(aloneC[0], running.Logits.Slice(vocab, vocab).ToArray(), Tolerance);
             for (int i = 1; i <= 3; i++)
             {
                 running.Step([Next(0), Next(1)]);
-                AssertClose(aloneA[3 + i], running.Logits[..vocab].ToArray());
-                AssertClose(aloneC[i], running.Logits.Slice(vocab, vocab).ToArray());
+                KvCacheTests.AssertClose(aloneA[3 + i], running.Logits[..vocab].ToArray(), Tolerance);
+                KvCacheTests.AssertClose(aloneC[i], running.Logits.Slice(vocab, vocab).ToArray(), Tolerance);
             }
 
             running = Join(model, running, [0, 1], d);
             for (int i = 1; i <= 2; i++)
             {
                 running.Step([Next(0), Next(1), Next(2)]);
-                AssertClose(aloneA[6 + i], running.Logits[..vocab].ToArray());
-                AssertClose(aloneC[3 + i], running.Logits.Slice(vocab, vocab).ToArray());
-                AssertClose(aloneD[i], running.Logits.Slice(2 * vocab, vocab).ToArray());
+                KvCacheTests.AssertClose(aloneA[6 + i], running.Logits[..vocab].ToArray(), Tolerance);
+                KvCacheTests.AssertClose(aloneC[3 + i], running.Logits.Slice(vocab, vocab).ToArray(), Tolerance);
+                KvCacheTests.AssertClose(aloneD[i], running.Logits.Slice(2 * vocab, vocab).ToArray(), Tolerance);
             }
         }
         finally
@@ -297,17 +300,4 @@ public sealed class ContinuousBatchingTests : IDisposable
     {
         ModelPath = folder, KvCache = OnnxKvCacheMode.Grow, ContinuousBatching = continuous, PromptFormatter = ModelFolders.Raw, Device = OnnxDevice.Cpu,
     });
-
-    private static void AssertClose(float[] expected, float[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        float worst = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            worst = MathF.Max(worst, MathF.Abs(expected[i] - actual[i]));
-        }
-
-        Assert.True(worst < 1e-4f, $"max |difference| {worst}");
-        Assert.Equal(TensorPrimitives.IndexOfMax(expected), TensorPrimitives.IndexOfMax(actual));
-    }
 }

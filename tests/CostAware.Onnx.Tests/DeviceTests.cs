@@ -90,7 +90,7 @@ public sealed class CudaFactAttribute : FactAttribute
     {
         if (!CudaAvailable.Value)
         {
-            Skip = "No GPU here: CUDAExecutionProvider is not in the loaded ONNX Runtime (the CPU package). Runs where Microsoft.ML.OnnxRuntime.Gpu.Linux and an NVIDIA GPU are present.";
+            Skip = "No GPU here: CUDAExecutionProvider is not in the loaded ONNX Runtime (the CPU package). Runs where Microsoft.ML.OnnxRuntime.Gpu.Linux and an NVIDIA GPU are present (eng/gpu-check.sh).";
         }
     }
 

@@ -127,7 +127,7 @@ public sealed class KvCacheTests
     }
 
     // Batched matrix products may sum in another order than single-row ones: equal to float rounding, not bit for bit.
-    private static void AssertClose(float[] expected, float[] actual)
+    internal static void AssertClose(float[] expected, float[] actual, float tolerance = 1e-5f)
     {
         Assert.Equal(expected.Length, actual.Length);
         float worst = 0;
@@ -136,7 +136,7 @@ public sealed class KvCacheTests
             worst = MathF.Max(worst, MathF.Abs(expected[i] - actual[i]));
         }
 
-        Assert.True(worst < 1e-5f, $"max |difference| {worst}");
+        Assert.True(worst < tolerance, $"max |difference| {worst}");
         Assert.Equal(System.Numerics.Tensors.TensorPrimitives.IndexOfMax(expected), System.Numerics.Tensors.TensorPrimitives.IndexOfMax(actual));
     }
 

@@ -153,14 +153,14 @@ public sealed class TokenizerTests
         Assert.True(streamer.Stopped);
     }
 
-    // A model can write bytes that are no UTF-8 (a lead byte no continuation follows, a stray continuation byte): the
-    // streamer gives such a sequence up after four tokens (no character is longer) instead of holding the rest of the
-    // answer back to its end.
+    // A model can write bytes that are no UTF-8 (a lead byte no continuation follows, a stray continuation byte): once
+    // later bytes show they cannot complete a character, they decode as U+FFFD and the rest of the answer streams on —
+    // the streamer does not hold it back to the end.
     [Theory]
     [InlineData(0xE2)]
     [InlineData(0x80)]
     [InlineData(0xFF)]
-    public void InvalidUtf8_HoldsAtMostFourTokens(int bad)
+    public void InvalidUtf8_DoesNotHoldTheRestOfTheAnswerBack(int bad)
     {
         TextStreamer streamer = new(ByteLevel.Value, null);
         List<string> pieces = [];

@@ -13,6 +13,9 @@ namespace CostAware.Onnx.Internal;
 // request samples, stops and is cancelled on its own.
 internal sealed class GenerationEngine : IDisposable
 {
+    // Read only: TakeWaiting's answer when nothing waits.
+    private static readonly List<GenerationRequest> NoneWaiting = [];
+
     private readonly DecoderModel _model;
     private readonly ModelTokenizer _tokenizer;
     private readonly HashSet<int> _stopIds;
@@ -93,11 +96,12 @@ internal sealed class GenerationEngine : IDisposable
         }
     }
 
-    // Up to `count` waiting requests, those already cancelled completed as such.
+    // Up to `count` waiting requests, those already cancelled completed as such. Asked between every two steps of a
+    // continuous batch: allocates only when something is waiting.
     private List<GenerationRequest> TakeWaiting(int count)
     {
-        List<GenerationRequest> taken = [];
-        while (taken.Count < count && _queue.Reader.TryRead(out GenerationRequest? request))
+        List<GenerationRequest>? taken = null;
+        while ((taken?.Count ?? 0) < count && _queue.Reader.TryRead(out GenerationRequest? request))
         {
             if (request.CancellationToken.IsCancellationRequested)
             {
@@ -105,11 +109,11 @@ internal sealed class GenerationEngine : IDisposable
             }
             else
             {
-                taken.Add(request);
+                (taken ??= []).Add(request);
             }
         }
 
-        return taken;
+        return taken ?? NoneWaiting;
     }
 
     private void RunBatch(List<GenerationRequest> batch)
@@ -191,8 +195,13 @@ internal sealed class GenerationEngine : IDisposable
                 if (_continuous)
                 {
                     // Between steps: finished rows leave, waiting requests join while there is room.
-                    int active = rows.Count(static r => !r.Done);
-                    List<GenerationRequest> arrived = active < _batchSize && !_stopping.IsCancellationRequested ? TakeWaiting(Math.Min(_batchSize - active, _joinLimit)) : [];
+                    int active = 0;
+                    foreach (Row row in rows)
+                    {
+                        active += row.Done ? 0 : 1;
+                    }
+
+                    List<GenerationRequest> arrived = active < _batchSize && !_stopping.IsCancellationRequested ? TakeWaiting(Math.Min(_batchSize - active, _joinLimit)) : NoneWaiting;
                     if (active < rows.Count || arrived.Count > 0)
                     {
                         long joinStarted = _time.GetTimestamp();

@@ -239,6 +239,7 @@ internal sealed partial class LedgerWriteBuffer : IAsyncDisposable
                 _droppedCounter.Add(batch.Count);
                 DroppedAtShutdown(_logger, batch.Count, _disposeTimeout);
             }
+
             foreach (Item done in items)
             {
                 done.Flushed?.TrySetResult();

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace CostAware.Onnx.Tests.TestModels;
@@ -40,7 +39,7 @@ internal static class LlamaModels
             File.WriteAllBytes(Path.Combine(dir, "model.onnx"), Model(shape, int4, data));
         }
 
-        Json(dir, "genai_config.json", new
+        TinyModels.WriteJson(dir, "genai_config.json", new
         {
             model = new
             {
@@ -68,7 +67,7 @@ internal static class LlamaModels
         File.WriteAllText(Path.Combine(dir, "tokenizer.json"), TokenizerJson(shape.Vocabulary));
 
         // ONNX Runtime GenAI reads tokenizer_config.json beside tokenizer.json and fails without one.
-        Json(dir, "tokenizer_config.json", new
+        TinyModels.WriteJson(dir, "tokenizer_config.json", new
         {
             bos_token = "<|endoftext|>",
             eos_token = "<|im_end|>",
@@ -250,7 +249,4 @@ internal static class LlamaModels
             model = new { type = "BPE", dropout = (object?)null, unk_token = (string?)null, byte_fallback = false, vocab, merges = Array.Empty<string>() },
         });
     }
-
-    private static void Json(string dir, string file, object value) =>
-        File.WriteAllText(Path.Combine(dir, file), JsonSerializer.Serialize(value), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
 }

@@ -308,6 +308,6 @@ internal static class TinyModels
     public static string NewFolder(string name) => Directory.CreateTempSubdirectory("costaware-" + name + "-").FullName;
 
     // Without a byte-order mark: ONNX Runtime GenAI's own parser rejects one, and its folders must load there too.
-    private static void WriteJson(string dir, string file, object value) =>
+    internal static void WriteJson(string dir, string file, object value) =>
         File.WriteAllText(Path.Combine(dir, file), JsonSerializer.Serialize(value), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
 }
