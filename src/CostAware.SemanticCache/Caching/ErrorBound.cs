@@ -169,7 +169,10 @@ internal sealed class ErrorBound
         double z2 = z * z;
         double centre = p + (z2 / (2 * n));
         double spread = z * Math.Sqrt((p * (1 - p) / n) + (z2 / (4.0 * n * n)));
-        return (centre + spread) / (1 + (z2 / n));
+
+        // Between the observed rate and 1 in exact arithmetic; rounding can land a hair outside (at wrong == n the
+        // formula gives 0.9999999999999999), which would let a bound of "all wrong" read as below the observed rate.
+        return Math.Clamp((centre + spread) / (1 + (z2 / n)), p, 1d);
     }
 
     internal readonly record struct Observation(float Similarity, bool Same);
